@@ -1,0 +1,106 @@
+// ossl private machinery: one owning handle for every OpenSSL object type.
+#pragma once
+
+#include <ossl/result.hpp>
+
+#include <string>
+#include <utility>
+
+namespace ossl::detail {
+
+/// Per-type traits, specialised next to each wrapper: `static void free(T*) noexcept`
+/// and, for reference-counted objects, `static void up_ref(T*) noexcept`.
+template <class T>
+struct HandleTraits;
+
+/// True when the OpenSSL type T has an up-ref (copies then share the object).
+template <class T>
+concept UpRefable = requires(T* p) {
+  HandleTraits<T>::up_ref(p);
+};
+
+/// Owns one reference to an OpenSSL object; frees it once. Copyable (by up-ref) only
+/// for UpRefable types; moves leave a null handle. Never throws.
+template <class T>
+class Handle {
+ public:
+  Handle() noexcept = default;
+  explicit Handle(T* p) noexcept : p_(p) {}
+  Handle(const Handle& other) noexcept requires UpRefable<T> : p_(other.p_) {
+    if (p_ != nullptr) HandleTraits<T>::up_ref(p_);
+  }
+  Handle& operator=(const Handle& other) noexcept requires UpRefable<T> {
+    Handle copy(other);
+    swap(copy);
+    return *this;
+  }
+  Handle(Handle&& other) noexcept : p_(std::exchange(other.p_, nullptr)) {}
+  Handle& operator=(Handle&& other) noexcept {
+    Handle moved(std::move(other));
+    swap(moved);
+    return *this;
+  }
+  ~Handle() {
+    if (p_ != nullptr) HandleTraits<T>::free(p_);
+  }
+
+  [[nodiscard]] T* get() const noexcept { return p_; }
+  [[nodiscard]] T* release() noexcept { return std::exchange(p_, nullptr); }
+  void swap(Handle& other) noexcept { std::swap(p_, other.p_); }
+
+ private:
+  T* p_ = nullptr;
+};
+
+/// CRTP base giving a wrapper `Self` over raw `T` the ownership API of the API map:
+/// native_handle(), release(), adopt(), share() (UpRefable only), operator bool.
+/// `Self` declares `static constexpr const char* kName` and a private `Self(T*)`
+/// constructor, and befriends this base.
+template <class Self, class T>
+class Owner {
+ public:
+  /// Returns the raw pointer without giving up ownership; null for a moved-from object.
+  [[nodiscard]] T* native_handle() const noexcept { return h_.get(); }
+
+  /// Gives up ownership: returns the raw pointer (the caller now frees it) and leaves
+  /// this object empty.
+  [[nodiscard]] T* release() noexcept { return h_.release(); }
+
+  /// Returns true unless the object is empty (moved from or released).
+  explicit operator bool() const noexcept { return h_.get() != nullptr; }
+
+  /// Takes over the caller's reference to `p`; the caller must not free it. Returns an
+  /// error naming the type for a null pointer.
+  [[nodiscard]] static Result<Self> adopt(T* p) {
+    if (p == nullptr) return null_error("adopt");
+    return Self(p);
+  }
+
+  /// Adds a reference of its own to `p` (the caller still frees its own). Returns an
+  /// error naming the type for a null pointer. Reference-counted types only.
+  [[nodiscard]] static Result<Self> share(T* p) requires UpRefable<T> {
+    if (p == nullptr) return null_error("share");
+    HandleTraits<T>::up_ref(p);
+    return Self(p);
+  }
+
+ protected:
+  Owner() noexcept = default;
+  explicit Owner(T* p) noexcept : h_(p) {}
+
+  /// The error a method returns when called on an empty (moved-from or released)
+  /// object, naming the method: "Ssl::read: empty Ssl (moved from or released)".
+  [[nodiscard]] static ErrorStack empty_error(const char* fn) {
+    return ErrorStack::message(std::string(Self::kName) + "::" + fn + ": empty " + Self::kName +
+                               " (moved from or released)");
+  }
+
+  Handle<T> h_;
+
+ private:
+  static ErrorStack null_error(const char* fn) {
+    return ErrorStack::message(std::string(Self::kName) + "::" + fn + ": null pointer");
+  }
+};
+
+}  // namespace ossl::detail

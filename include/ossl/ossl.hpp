@@ -1,0 +1,12 @@
+// ossl: a thin RAII C++20 wrapper over OpenSSL 3's TLS objects. Includes everything.
+#pragma once
+
+#include <ossl/bio.hpp>
+#include <ossl/error.hpp>
+#include <ossl/pkey.hpp>
+#include <ossl/result.hpp>
+#include <ossl/session.hpp>
+#include <ossl/ssl.hpp>
+#include <ossl/tls.hpp>
+#include <ossl/version.hpp>
+#include <ossl/x509.hpp>

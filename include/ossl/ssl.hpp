@@ -1,0 +1,341 @@
+// ossl: SslCtx (reference-counted SSL_CTX, shared configuration) and Ssl (move-only
+// SSL, one connection).
+#pragma once
+
+#include <ossl/bio.hpp>
+#include <ossl/detail/handle.hpp>
+#include <ossl/pkey.hpp>
+#include <ossl/result.hpp>
+#include <ossl/session.hpp>
+#include <ossl/tls.hpp>
+#include <ossl/x509.hpp>
+
+#include <openssl/ssl.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ossl {
+
+namespace detail {
+template <>
+struct HandleTraits<SSL_CTX> {
+  static void free(SSL_CTX* p) noexcept { SSL_CTX_free(p); }
+  // SSL_CTX_up_ref is an atomic increment; it cannot fail on a valid context.
+  static void up_ref(SSL_CTX* p) noexcept { SSL_CTX_up_ref(p); }
+};
+template <>
+struct HandleTraits<SSL> {
+  static void free(SSL* p) noexcept { SSL_free(p); }
+};
+}  // namespace detail
+
+class Ssl;
+
+/// The certificate verification result of a connection (X509_V_* code).
+struct VerifyResult {
+  long code = X509_V_OK;
+  /// Returns true for X509_V_OK.
+  [[nodiscard]] bool ok() const noexcept { return code == X509_V_OK; }
+  /// Returns OpenSSL's text for the code, e.g. "hostname mismatch".
+  /// (X509_verify_cert_error_string)
+  [[nodiscard]] std::string_view message() const noexcept;
+};
+
+/// Which close_notify alerts a connection has sent and received. (SSL_get_shutdown)
+struct ShutdownState {
+  bool sent = false;
+  bool received = false;
+  friend bool operator==(const ShutdownState&, const ShutdownState&) = default;
+};
+
+/// Reference-counted owner of an SSL_CTX: the configuration (versions, ciphers,
+/// certificates, trust) that connections are made from. Copies share one context
+/// (SSL_CTX_up_ref).
+///
+/// Thread safety: new_ssl() and the const accessors may run on several threads at
+/// once; the setters must not run while other threads use the context (OpenSSL does
+/// not lock them). Configure first, then share.
+///
+/// Warning: a context made here maps OpenSSL directly and verifies nothing until
+/// set_verify(SslVerifyMode::PEER) is called. SslCtxBuilder makes secure contexts.
+class SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
+ public:
+  static constexpr const char* kName = "SslCtx";
+
+  SslCtx() noexcept = default;
+
+  /// Creates a context for either role with minimum version TLS 1.2. Returns the
+  /// drained errors on failure. (SSL_CTX_new(TLS_method()))
+  [[nodiscard]] static Result<SslCtx> create();
+  /// Creates a client-only context with minimum version TLS 1.2.
+  /// (SSL_CTX_new(TLS_client_method()))
+  [[nodiscard]] static Result<SslCtx> new_client();
+  /// Creates a server-only context with minimum version TLS 1.2.
+  /// (SSL_CTX_new(TLS_server_method()))
+  [[nodiscard]] static Result<SslCtx> new_server();
+
+  /// Sets the lowest version the context negotiates. (SSL_CTX_set_min_proto_version,
+  /// i.e. SSL_CTX_ctrl(SSL_CTRL_SET_MIN_PROTO_VERSION))
+  [[nodiscard]] Result<void> set_min_proto_version(TlsVersion version);
+  /// Sets the highest version the context negotiates. (SSL_CTX_set_max_proto_version,
+  /// i.e. SSL_CTX_ctrl(SSL_CTRL_SET_MAX_PROTO_VERSION))
+  [[nodiscard]] Result<void> set_max_proto_version(TlsVersion version);
+  /// Returns the lowest version, or nullopt when unlimited.
+  /// (SSL_CTX_get_min_proto_version, i.e. SSL_CTX_ctrl(SSL_CTRL_GET_MIN_PROTO_VERSION))
+  [[nodiscard]] std::optional<TlsVersion> min_proto_version() const noexcept;
+  /// Returns the highest version, or nullopt when unlimited.
+  /// (SSL_CTX_get_max_proto_version, i.e. SSL_CTX_ctrl(SSL_CTRL_GET_MAX_PROTO_VERSION))
+  [[nodiscard]] std::optional<TlsVersion> max_proto_version() const noexcept;
+
+  /// Sets how peers are verified, without a callback. (SSL_CTX_set_verify)
+  void set_verify(SslVerifyMode mode) noexcept;
+  /// Returns the verification mode. (SSL_CTX_get_verify_mode)
+  [[nodiscard]] SslVerifyMode verify_mode() const noexcept;
+  /// Sets the longest chain accepted. (SSL_CTX_set_verify_depth)
+  void set_verify_depth(int depth) noexcept;
+
+  /// Sets the TLS 1.2 cipher list (OpenSSL names, colon-separated). An unknown or
+  /// empty selection, or an embedded NUL, is an error. (SSL_CTX_set_cipher_list)
+  [[nodiscard]] Result<void> set_cipher_list(std::string_view list);
+  /// Sets the TLS 1.3 cipher suites, e.g. "TLS_AES_128_GCM_SHA256". An unknown name or
+  /// embedded NUL is an error. (SSL_CTX_set_ciphersuites)
+  [[nodiscard]] Result<void> set_ciphersuites(std::string_view list);
+  /// Sets the key exchange groups, e.g. "X25519:P-256". (SSL_CTX_set1_groups_list,
+  /// i.e. SSL_CTX_ctrl(SSL_CTRL_SET_GROUPS_LIST))
+  [[nodiscard]] Result<void> set_groups_list(std::string_view list);
+
+  /// Sets the certificate to present (the context takes its own reference).
+  /// (SSL_CTX_use_certificate)
+  [[nodiscard]] Result<void> use_certificate(const X509& cert);
+  /// Sets the private key for the certificate (the context takes its own reference).
+  /// (SSL_CTX_use_PrivateKey)
+  template <KeyKind K>
+  requires HasPrivate<K>
+  [[nodiscard]] Result<void> use_private_key(const Pkey<K>& key) {
+    return use_private_key_impl(key);
+  }
+  /// Returns an error unless the certificate and private key match.
+  /// (SSL_CTX_check_private_key)
+  [[nodiscard]] Result<void> check_private_key() const;
+  /// Appends an intermediate to the chain sent after the certificate (the context
+  /// takes its own reference). (SSL_CTX_add1_chain_cert, i.e.
+  /// SSL_CTX_ctrl(SSL_CTRL_CHAIN_CERT, 1))
+  [[nodiscard]] Result<void> add_chain_cert(const X509& cert);
+  /// Returns the chain certificates set for the current certificate, each shared.
+  /// (SSL_CTX_get0_chain_certs, i.e. SSL_CTX_ctrl(SSL_CTRL_GET_CHAIN_CERTS))
+  [[nodiscard]] std::vector<X509> chain_certs() const;
+  /// Returns the certificate set with use_certificate(), shared; nullopt when none.
+  /// (SSL_CTX_get0_certificate)
+  [[nodiscard]] std::optional<X509> certificate() const;
+
+  /// Loads the system's default trust anchors. (SSL_CTX_set_default_verify_paths)
+  [[nodiscard]] Result<void> set_default_verify_paths();
+  /// Loads trust anchors from a PEM file; a missing or unreadable file is an error
+  /// naming the path. (SSL_CTX_load_verify_file)
+  [[nodiscard]] Result<void> load_verify_file(std::string_view path);
+  /// Adds one trust anchor (the store takes its own reference).
+  /// (X509_STORE_add_cert on SSL_CTX_get_cert_store)
+  [[nodiscard]] Result<void> add_trusted_cert(const X509& cert);
+
+  /// Turns the session cache off. Stateless TLS tickets are still issued; use
+  /// set_num_tickets(0) to stop those too. (SSL_CTX_set_session_cache_mode(OFF), i.e.
+  /// SSL_CTX_ctrl(SSL_CTRL_SET_SESS_CACHE_MODE))
+  void disable_session_cache() noexcept;
+  /// Sets the session cache mode. (SSL_CTX_set_session_cache_mode, i.e.
+  /// SSL_CTX_ctrl(SSL_CTRL_SET_SESS_CACHE_MODE))
+  void set_session_cache_mode(SessionCacheMode mode) noexcept;
+  /// Returns the session cache mode. (SSL_CTX_get_session_cache_mode, i.e.
+  /// SSL_CTX_ctrl(SSL_CTRL_GET_SESS_CACHE_MODE))
+  [[nodiscard]] SessionCacheMode session_cache_mode() const noexcept;
+  /// Sets the most sessions the internal cache holds (0 = unlimited).
+  /// (SSL_CTX_sess_set_cache_size, i.e. SSL_CTX_ctrl(SSL_CTRL_SET_SESS_CACHE_SIZE))
+  void set_session_cache_size(long size) noexcept;
+  /// Returns the cache size limit. (SSL_CTX_sess_get_cache_size, i.e.
+  /// SSL_CTX_ctrl(SSL_CTRL_GET_SESS_CACHE_SIZE))
+  [[nodiscard]] long session_cache_size() const noexcept;
+  /// Sets the session id context (at most 32 bytes) that servers bind sessions to;
+  /// needed to resume sessions of verified clients. (SSL_CTX_set_session_id_context)
+  [[nodiscard]] Result<void> set_session_id_context(std::span<const std::byte> context);
+  /// Overload of set_session_id_context() for text.
+  [[nodiscard]] Result<void> set_session_id_context(std::string_view context);
+  /// Sets how many TLS 1.3 tickets a server sends after a handshake.
+  /// (SSL_CTX_set_num_tickets)
+  [[nodiscard]] Result<void> set_num_tickets(std::size_t count);
+  /// Returns how many TLS 1.3 tickets a server sends. (SSL_CTX_get_num_tickets)
+  [[nodiscard]] std::size_t num_tickets() const noexcept;
+
+  /// Adds SSL_MODE_* bits and returns the new mode. (SSL_CTX_set_mode, i.e.
+  /// SSL_CTX_ctrl(SSL_CTRL_MODE))
+  long set_mode(long bits) noexcept;
+  /// Returns the SSL_MODE_* bits. (SSL_CTX_get_mode, i.e. SSL_CTX_ctrl(SSL_CTRL_MODE, 0))
+  [[nodiscard]] long mode() const noexcept;
+  /// Adds SSL_OP_* bits and returns the new options. (SSL_CTX_set_options)
+  std::uint64_t set_options(std::uint64_t bits) noexcept;
+  /// Removes SSL_OP_* bits and returns the new options. (SSL_CTX_clear_options)
+  std::uint64_t clear_options(std::uint64_t bits) noexcept;
+  /// Returns the SSL_OP_* bits. (SSL_CTX_get_options)
+  [[nodiscard]] std::uint64_t options() const noexcept;
+
+  /// Creates a connection from this context; it keeps the context alive.
+  /// SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER is set on it, so a write retried after
+  /// WantWrite may pass the same bytes from a moved buffer. (SSL_new)
+  [[nodiscard]] Result<Ssl> new_ssl() const;
+
+ private:
+  friend class detail::Owner<SslCtx, SSL_CTX>;
+  explicit SslCtx(SSL_CTX* p) noexcept : Owner(p) {}
+  Result<void> use_private_key_impl(const Pkey<Private>& key);
+};
+
+/// Move-only owner of one TLS connection (SSL). Exclusive ownership: move it between
+/// threads freely, but never use one Ssl from two threads at once.
+///
+/// Every I/O call empties the thread's error queue first (only when something is
+/// queued) and returns a typed SslIoError; after a Syscall or Ssl error the
+/// connection is dead and shutdown() refuses to send close_notify.
+class Ssl : public detail::Owner<Ssl, SSL> {
+ public:
+  static constexpr const char* kName = "Ssl";
+
+  Ssl() noexcept = default;
+  Ssl(Ssl&& other) noexcept = default;
+  Ssl& operator=(Ssl&& other) noexcept = default;
+  Ssl(const Ssl&) = delete;
+  Ssl& operator=(const Ssl&) = delete;
+  ~Ssl() = default;
+
+  /// Attaches one BIO for both directions (e.g. a BIO pair half); the Ssl now owns
+  /// it and `bio` is left empty. On an empty Ssl nothing happens and `bio` keeps its
+  /// BIO. (SSL_set_bio with rbio == wbio: one reference is transferred)
+  void set_bio_duplex(Bio&& bio) noexcept;
+  /// Attaches separate read and write BIOs; the Ssl owns both and the arguments are
+  /// left empty. On an empty Ssl nothing happens. (SSL_set_bio)
+  void set_bio(Bio&& rbio, Bio&& wbio) noexcept;
+
+  /// Sets the SNI host name sent in the ClientHello. Empty names, names over 255
+  /// bytes, embedded NULs and IP literals (forbidden in SNI by RFC 6066) are errors.
+  /// (SSL_set_tlsext_host_name, i.e. SSL_ctrl(SSL_CTRL_SET_TLSEXT_HOSTNAME))
+  [[nodiscard]] Result<void> set_hostname(std::string_view hostname);
+  /// Returns the SNI name: the one set (client) or received (server); nullopt when
+  /// none. (SSL_get_servername)
+  [[nodiscard]] std::optional<std::string_view> hostname() const noexcept;
+
+  /// Makes this connection's verification require that the peer certificate match
+  /// `host`: a DNS name (checked against SANs) or an IP literal (checked against IP
+  /// SANs). Verification must be on (SslVerifyMode::PEER) for this to matter.
+  /// (SSL_set1_host, or X509_VERIFY_PARAM_set1_ip_asc for IP literals)
+  [[nodiscard]] Result<void> set_verify_hostname(std::string_view host);
+  /// Sets the matching flags for set_verify_hostname(). (SSL_set_hostflags)
+  void set_verify_hostname_flags(HostnameFlags flags) noexcept;
+  /// Sets how this connection verifies its peer. (SSL_set_verify)
+  void set_verify(SslVerifyMode mode) noexcept;
+
+  /// Sets this connection's lowest version. (SSL_set_min_proto_version, i.e.
+  /// SSL_ctrl(SSL_CTRL_SET_MIN_PROTO_VERSION))
+  [[nodiscard]] Result<void> set_min_proto_version(TlsVersion version);
+  /// Sets this connection's highest version. (SSL_set_max_proto_version, i.e.
+  /// SSL_ctrl(SSL_CTRL_SET_MAX_PROTO_VERSION))
+  [[nodiscard]] Result<void> set_max_proto_version(TlsVersion version);
+
+  /// Makes this connection a client for do_handshake(). (SSL_set_connect_state)
+  void set_connect_state() noexcept;
+  /// Makes this connection a server for do_handshake(). (SSL_set_accept_state)
+  void set_accept_state() noexcept;
+
+  /// Runs the client handshake until done or it would block. (SSL_connect)
+  [[nodiscard]] Result<void, SslIoError> connect();
+  /// Runs the server handshake until done or it would block. (SSL_accept)
+  [[nodiscard]] Result<void, SslIoError> accept();
+  /// Runs the handshake in the role set before. (SSL_do_handshake)
+  [[nodiscard]] Result<void, SslIoError> do_handshake();
+
+  /// Reads decrypted bytes into `buf` and returns how many (at least 1). An empty
+  /// `buf` returns 0 at once. Errors: WantRead/WantWrite (retry), ZeroReturn (clean
+  /// close), Ssl (truncated() if the transport ended without close_notify), Syscall.
+  /// (SSL_read_ex)
+  [[nodiscard]] Result<std::size_t, SslIoError> read(std::span<std::byte> buf);
+  /// Overload of read() for char buffers.
+  [[nodiscard]] Result<std::size_t, SslIoError> read(std::span<char> buf);
+  /// Overload of read() for unsigned char buffers.
+  [[nodiscard]] Result<std::size_t, SslIoError> read(std::span<unsigned char> buf);
+
+  /// Encrypts and sends all of `buf` and returns its size; an empty `buf` returns 0 at
+  /// once. After WantWrite, call again with the same bytes (they may have moved).
+  /// (SSL_write_ex)
+  [[nodiscard]] Result<std::size_t, SslIoError> write(std::span<const std::byte> buf);
+  /// Overload of write() for text.
+  [[nodiscard]] Result<std::size_t, SslIoError> write(std::string_view text);
+  /// Overload of write() for unsigned char buffers.
+  [[nodiscard]] Result<std::size_t, SslIoError> write(std::span<const unsigned char> buf);
+
+  /// Sends close_notify (returns Sent) and, on a later call once the peer's
+  /// close_notify arrived, returns Complete. Refused with an error after a fatal error
+  /// on the connection (OpenSSL forbids close_notify then), before the handshake, or
+  /// when the transport would block writing. (SSL_shutdown)
+  [[nodiscard]] Result<ShutdownResult> shutdown();
+  /// Returns which close_notify alerts were sent and received. (SSL_get_shutdown)
+  [[nodiscard]] ShutdownState shutdown_state() const noexcept;
+  /// Returns true once an I/O call failed with Ssl or Syscall on this connection.
+  [[nodiscard]] bool has_fatal_error() const noexcept { return fatal_; }
+
+  /// Returns the peer's leaf certificate, shared; nullopt before the handshake or when
+  /// the peer sent none. (SSL_get0_peer_certificate + X509_up_ref)
+  [[nodiscard]] std::optional<X509> peer_certificate() const;
+  /// Returns the peer's chain as sent, each certificate shared; nullopt before the
+  /// handshake or without a peer certificate. On a server OpenSSL omits the client's
+  /// leaf: use peer_certificate() for it. (SSL_get_peer_cert_chain + X509_up_ref)
+  [[nodiscard]] std::optional<std::vector<X509>> peer_cert_chain() const;
+
+  /// Returns the current session with its own reference, to keep and resume later;
+  /// nullopt when there is none. For TLS 1.3 it is resumable only after the client
+  /// has read the server's tickets (a read that returns WantRead suffices). Freeing
+  /// the Ssl without shutdown() makes OpenSSL mark the session not resumable, since
+  /// the connection may have been cut. (SSL_get1_session)
+  [[nodiscard]] std::optional<SslSession> get1_session() const;
+  /// Returns a view of the current session without taking a reference; valid while
+  /// this Ssl lives and keeps that session. (SSL_get_session, the get0 variant)
+  [[nodiscard]] std::optional<BorrowedSslSession> session() const noexcept;
+  /// Offers `session` for resumption on the next handshake (the Ssl takes its own
+  /// reference). (SSL_set_session)
+  [[nodiscard]] Result<void> set_session(const SslSession& session);
+  /// Returns true when the handshake resumed a session. (SSL_session_reused)
+  [[nodiscard]] bool session_reused() const noexcept;
+
+  /// Returns the bytes decrypted and buffered, readable without blocking. (SSL_pending)
+  [[nodiscard]] std::size_t pending() const noexcept;
+  /// Returns the negotiated version. (SSL_version)
+  [[nodiscard]] TlsVersion version() const noexcept;
+  /// Returns the negotiated cipher suite's OpenSSL name, empty before the handshake.
+  /// (SSL_get_current_cipher, SSL_CIPHER_get_name)
+  [[nodiscard]] std::string_view cipher_name() const noexcept;
+  /// Returns the negotiated key exchange group, e.g. "x25519", empty when unknown.
+  /// (SSL_get_negotiated_group, i.e. SSL_ctrl(SSL_CTRL_GET_NEGOTIATED_GROUP);
+  /// SSL_group_to_name)
+  [[nodiscard]] std::string_view group_name() const noexcept;
+  /// Returns the ALPN protocol agreed on, empty when none. (SSL_get0_alpn_selected)
+  [[nodiscard]] std::string_view alpn_selected() const noexcept;
+  /// Returns the peer verification result. (SSL_get_verify_result)
+  [[nodiscard]] VerifyResult verify_result() const noexcept;
+  /// Returns true for a server connection. (SSL_is_server)
+  [[nodiscard]] bool is_server() const noexcept;
+  /// Returns true once the handshake has completed. (SSL_is_init_finished)
+  [[nodiscard]] bool is_init_finished() const noexcept;
+  /// Returns the context this connection was made from, shared. (SSL_get_SSL_CTX)
+  [[nodiscard]] std::optional<SslCtx> ctx() const;
+
+ private:
+  friend class detail::Owner<Ssl, SSL>;
+  friend class SslCtx;
+  explicit Ssl(SSL* p) noexcept : Owner(p) {}
+  Result<void, SslIoError> handshake_step(int (*step)(SSL*), const char* what);
+  SslIoError io_error(int rc, const char* what);
+  bool fatal_ = false;
+};
+
+}  // namespace ossl

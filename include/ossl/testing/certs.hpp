@@ -1,0 +1,90 @@
+// ossl::testing: in-memory test PKI. Generates root and intermediate CAs and leaf
+// certificates with chosen names, key types and validity, for tests, examples and
+// benchmarks, so that no private key is ever checked in. Not for production use.
+#pragma once
+
+#include <ossl/pkey.hpp>
+#include <ossl/result.hpp>
+#include <ossl/x509.hpp>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ossl::testing {
+
+/// Key algorithm of a generated certificate.
+enum class KeyType { EcP256, EcP384, Ed25519, Rsa2048 };
+
+/// Extended key usage of a leaf.
+enum class Usage { Server, Client, ServerAndClient };
+
+/// A validity window.
+struct Validity {
+  std::chrono::system_clock::time_point not_before;
+  std::chrono::system_clock::time_point not_after;
+
+  /// Valid from one hour ago for `days` days: the default for generated certificates.
+  [[nodiscard]] static Validity days_from_now(int days);
+  /// Expired yesterday (valid for the 30 days before).
+  [[nodiscard]] static Validity expired();
+  /// Valid only from tomorrow.
+  [[nodiscard]] static Validity not_yet_valid();
+};
+
+/// What a leaf certificate should say.
+struct LeafSpec {
+  std::string common_name = "localhost";  ///< Subject CN (also checked by hostname tests).
+  std::vector<std::string> dns_names;     ///< subjectAltName DNS entries, e.g. "*.example.com".
+  std::vector<std::string> ip_addresses;  ///< subjectAltName IP entries, e.g. "127.0.0.1", "::1".
+  KeyType key_type = KeyType::EcP256;     ///< Key algorithm.
+  Usage usage = Usage::Server;            ///< Extended key usage.
+  Validity validity = Validity::days_from_now(30);  ///< Validity window.
+};
+
+/// A certificate with its private key and the intermediates that lead to the root
+/// (leaf first order: chain[0] signed the leaf). The root is not included.
+struct Identity {
+  X509 cert;
+  Pkey<Private> key;
+  std::vector<X509> chain;
+
+  /// Writes the certificate followed by the chain as one PEM file, and the key as an
+  /// unencrypted PKCS#8 PEM file (mode 0600). Errors name the path.
+  [[nodiscard]] Result<void> write_pem(std::string_view cert_path, std::string_view key_path) const;
+};
+
+/// A certificate authority that issues test certificates. Copies share the CA.
+class TestCa {
+ public:
+  /// Makes a self-signed root CA named `common_name` with a key of `key_type`.
+  [[nodiscard]] static Result<TestCa> create_root(std::string_view common_name = "ossl test root",
+                                                  KeyType key_type = KeyType::EcP256);
+
+  /// Makes an intermediate CA signed by this CA.
+  [[nodiscard]] Result<TestCa> create_intermediate(std::string_view common_name,
+                                                   KeyType key_type = KeyType::EcP256) const;
+
+  /// Issues a leaf certificate as `spec` says, signed by this CA. Names that are not
+  /// valid DNS names or IP addresses are errors.
+  [[nodiscard]] Result<Identity> issue(const LeafSpec& spec) const;
+
+  /// Returns the CA's certificate (the trust anchor, for a root).
+  [[nodiscard]] const X509& cert() const noexcept { return cert_; }
+  /// Returns the CA's private key.
+  [[nodiscard]] const Pkey<Private>& key() const noexcept { return key_; }
+  /// Returns the intermediates between this CA and the root, this CA first (empty
+  /// for a root).
+  [[nodiscard]] const std::vector<X509>& chain() const noexcept { return chain_; }
+
+ private:
+  X509 cert_;
+  Pkey<Private> key_;
+  std::vector<X509> chain_;
+};
+
+/// Generates a key of the given type.
+[[nodiscard]] Result<Pkey<Private>> generate_key(KeyType type);
+
+}  // namespace ossl::testing

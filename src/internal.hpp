@@ -1,0 +1,104 @@
+// Private to src/: serialisation plumbing shared by the object families.
+#pragma once
+
+#include <ossl/bio.hpp>
+#include <ossl/detail/check.hpp>
+#include <ossl/result.hpp>
+
+#include <openssl/bio.h>
+#include <openssl/x509.h>
+
+#include <climits>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// OpenSSL's sk_X509_* macros cast to plain `X509*`, which inside namespace ossl names
+// ossl::X509. These two helpers expand the macros at global scope, where it is ::X509.
+inline int ossl_sk_x509_num(const STACK_OF(X509) * sk) noexcept {
+  return sk_X509_num(sk);
+}
+inline X509* ossl_sk_x509_value(const STACK_OF(X509) * sk, int i) noexcept {
+  return sk_X509_value(sk, i);
+}
+
+namespace ossl::detail {
+
+inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
+  return std::as_bytes(std::span(s.data(), s.size()));
+}
+
+/// A read-only memory BIO over `in` (no copy: valid while `in` is). Returns an error
+/// naming `what` for empty input or input over INT_MAX bytes (BIO lengths are int).
+inline Result<Bio> input_bio(std::span<const std::byte> in, std::string_view what) {
+  if (in.empty()) return ErrorStack::message(std::string(what) + ": empty input");
+  if (in.size() > static_cast<std::size_t>(INT_MAX)) {
+    return ErrorStack::message(std::string(what) + ": input larger than INT_MAX bytes");
+  }
+  // BIO_new_mem_buf does not copy; the BIO is freed before `in` goes out of scope.
+  auto p = check_ptr(BIO_new_mem_buf(in.data(), static_cast<int>(in.size())), what);
+  if (!p) return std::move(p).error();
+  return Bio::adopt(*p);
+}
+
+/// Runs `write(BIO*)` (an OpenSSL writer returning 1 on success) into a fresh memory
+/// BIO and returns what it wrote as a string.
+template <class F>
+Result<std::string> write_text(F&& write, std::string_view what) {
+  auto bio = Bio::new_mem();
+  if (!bio) return std::move(bio).error().with_context(what);
+  if (auto ok = check_positive(write(bio->native_handle()), what); !ok) {
+    return std::move(ok).error();
+  }
+  auto bytes = bio->mem_contents();
+  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+/// Same as write_text() but returns bytes.
+template <class F>
+Result<std::vector<std::byte>> write_bytes(F&& write, std::string_view what) {
+  auto bio = Bio::new_mem();
+  if (!bio) return std::move(bio).error().with_context(what);
+  if (auto ok = check_positive(write(bio->native_handle()), what); !ok) {
+    return std::move(ok).error();
+  }
+  auto bytes = bio->mem_contents();
+  return std::vector<std::byte>(bytes.begin(), bytes.end());
+}
+
+/// Serialises `obj` with an OpenSSL i2d function (length query, then write).
+template <class I2d, class T>
+Result<std::vector<std::byte>> i2d_bytes(I2d i2d, const T* obj, std::string_view what) {
+  int len = i2d(obj, nullptr);
+  if (len <= 0) return failure(what);
+  std::vector<std::byte> out(static_cast<std::size_t>(len));
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  if (i2d(obj, &p) != len) return failure(what);
+  return out;
+}
+
+/// Parses exactly one DER object from `in` with an OpenSSL d2i function; trailing
+/// bytes after the object are an error (the object is freed with `free`), never
+/// silently ignored.
+template <class T, class D2i, class Free>
+Result<T*> d2i_exact(D2i d2i, Free free, std::span<const std::byte> in, std::string_view what) {
+  if (in.empty()) return ErrorStack::message(std::string(what) + ": empty input");
+  if (in.size() > static_cast<std::size_t>(LONG_MAX)) {
+    return ErrorStack::message(std::string(what) + ": input too large");
+  }
+  const auto* start = reinterpret_cast<const unsigned char*>(in.data());
+  const unsigned char* p = start;
+  T* obj = d2i(nullptr, &p, static_cast<long>(in.size()));
+  if (obj == nullptr) return failure(what);
+  auto used = static_cast<std::size_t>(p - start);
+  if (used != in.size()) {
+    free(obj);
+    return ErrorStack::message(std::string(what) + ": " + std::to_string(in.size() - used) +
+                               " trailing bytes after the DER object");
+  }
+  return obj;
+}
+
+}  // namespace ossl::detail

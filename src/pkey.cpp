@@ -1,0 +1,213 @@
+#include <ossl/pkey.hpp>
+
+#include "internal.hpp"
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cstring>
+
+namespace ossl {
+
+namespace {
+
+// PEM password callback state. OpenSSL calls the callback only for encrypted input.
+struct Passphrase {
+  std::string_view text;
+  bool given = false;
+  bool too_long = false;
+};
+
+// pem_password_cb: copy the passphrase into OpenSSL's buffer and return its length.
+// Returning 0 (no passphrase) makes decryption fail instead of OpenSSL's default of
+// prompting on the terminal, which a library must never do.
+int passphrase_cb(char* buf, int size, int /*rwflag*/, void* user) {
+  auto* pass = static_cast<Passphrase*>(user);
+  if (pass == nullptr || !pass->given) return 0;
+  if (pass->text.size() > static_cast<std::size_t>(size)) {
+    pass->too_long = true;
+    return -1;
+  }
+  if (!pass->text.empty()) std::memcpy(buf, pass->text.data(), pass->text.size());
+  return static_cast<int>(pass->text.size());
+}
+
+bool looks_encrypted(std::span<const std::byte> pem) {
+  std::string_view text(reinterpret_cast<const char*>(pem.data()), pem.size());
+  return text.find("ENCRYPTED") != std::string_view::npos;
+}
+
+template <KeyKind K>
+Result<EVP_PKEY*> read_pem(std::span<const std::byte> pem, Passphrase* pass, const char* what) {
+  auto bio = detail::input_bio(pem, what);
+  if (!bio) return std::move(bio).error();
+  EVP_PKEY* key = nullptr;
+  if constexpr (HasPrivate<K>) {
+    key = PEM_read_bio_PrivateKey(bio->native_handle(), nullptr, passphrase_cb, pass);
+  } else {
+    key = PEM_read_bio_PUBKEY(bio->native_handle(), nullptr, passphrase_cb, pass);
+  }
+  if (key != nullptr) return key;
+  std::string why = what;
+  if (pass != nullptr && pass->too_long) {
+    why += ": passphrase longer than OpenSSL's PEM limit";
+  } else if (HasPrivate<K> && looks_encrypted(pem)) {
+    why += pass != nullptr && pass->given ? ": could not decrypt the key (wrong passphrase?)"
+                                          : ": the key is encrypted; use from_pem_passphrase()";
+  } else {
+    why += HasPrivate<K> ? ": no PEM private key found" : ": no PEM public key found";
+  }
+  return detail::failure(why);
+}
+
+}  // namespace
+
+template <KeyKind K>
+Result<Pkey<K>> Pkey<K>::from_pem(std::string_view pem) {
+  return from_pem(detail::as_bytes(pem));
+}
+
+template <KeyKind K>
+Result<Pkey<K>> Pkey<K>::from_pem(std::span<const std::byte> pem) {
+  Passphrase none;
+  auto key =
+      read_pem<K>(pem, &none, HasPrivate<K> ? "Pkey<Private>::from_pem" : "Pkey<Public>::from_pem");
+  if (!key) return std::move(key).error();
+  return Pkey(*key);
+}
+
+template <KeyKind K>
+Result<Pkey<K>> Pkey<K>::from_pem_passphrase(std::string_view pem,
+                                             std::string_view passphrase) requires HasPrivate<K> {
+  Passphrase pass{passphrase, true, false};
+  auto key = read_pem<K>(detail::as_bytes(pem), &pass, "Pkey<Private>::from_pem_passphrase");
+  if (!key) return std::move(key).error();
+  return Pkey(*key);
+}
+
+template <KeyKind K>
+Result<Pkey<K>> Pkey<K>::from_der(std::span<const std::byte> der) {
+  Result<EVP_PKEY*> key = [&] {
+    if constexpr (HasPrivate<K>) {
+      // d2i_AutoPrivateKey detects PKCS#8 PrivateKeyInfo and the traditional formats.
+      return detail::d2i_exact<EVP_PKEY>(d2i_AutoPrivateKey, EVP_PKEY_free, der,
+                                         "Pkey<Private>::from_der");
+    } else {
+      return detail::d2i_exact<EVP_PKEY>(d2i_PUBKEY, EVP_PKEY_free, der, "Pkey<Public>::from_der");
+    }
+  }();
+  if (!key) return std::move(key).error();
+  return Pkey(*key);
+}
+
+namespace {
+template <class... Args>
+Result<EVP_PKEY*> keygen(const char* what, const char* type, Args... args) {
+  return detail::check_ptr(EVP_PKEY_Q_keygen(nullptr, nullptr, type, args...), what);
+}
+}  // namespace
+
+template <KeyKind K>
+Result<Pkey<K>> Pkey<K>::generate_ec(EcCurve curve) requires HasPrivate<K> {
+  // EVP_PKEY_Q_keygen takes the curve as a (non-const) char* vararg.
+  char p256[] = "P-256";
+  char p384[] = "P-384";
+  auto key = keygen("Pkey<Private>::generate_ec", "EC", curve == EcCurve::P256 ? p256 : p384);
+  if (!key) return std::move(key).error();
+  return Pkey(*key);
+}
+
+template <KeyKind K>
+Result<Pkey<K>> Pkey<K>::generate_ed25519() requires HasPrivate<K> {
+  auto key = keygen("Pkey<Private>::generate_ed25519", "ED25519");
+  if (!key) return std::move(key).error();
+  return Pkey(*key);
+}
+
+template <KeyKind K>
+Result<Pkey<K>> Pkey<K>::generate_rsa(unsigned bits) requires HasPrivate<K> {
+  if (bits < 2048) {
+    return ErrorStack::message("Pkey<Private>::generate_rsa: " + std::to_string(bits) +
+                               " bits is too weak (minimum 2048)");
+  }
+  // The RSA variant of EVP_PKEY_Q_keygen reads its vararg as size_t.
+  auto key = keygen("Pkey<Private>::generate_rsa", "RSA", static_cast<std::size_t>(bits));
+  if (!key) return std::move(key).error();
+  return Pkey(*key);
+}
+
+template <KeyKind K>
+Result<std::string> Pkey<K>::to_pem() const {
+  if (!*this) return this->empty_error("to_pem");
+  EVP_PKEY* key = this->native_handle();
+  return detail::write_text(
+      [key](BIO* bio) {
+        if constexpr (HasPrivate<K>) {
+          return PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+        } else {
+          return PEM_write_bio_PUBKEY(bio, key);
+        }
+      },
+      HasPrivate<K> ? "Pkey<Private>::to_pem" : "Pkey<Public>::to_pem");
+}
+
+template <KeyKind K>
+Result<std::string> Pkey<K>::to_pem_encrypted(std::string_view passphrase) const requires
+    HasPrivate<K> {
+  if (!*this) return this->empty_error("to_pem_encrypted");
+  if (passphrase.empty()) {
+    return ErrorStack::message("Pkey<Private>::to_pem_encrypted: empty passphrase");
+  }
+  if (passphrase.size() > INT_MAX) {
+    return ErrorStack::message("Pkey<Private>::to_pem_encrypted: passphrase too long");
+  }
+  EVP_PKEY* key = this->native_handle();
+  return detail::write_text(
+      [&](BIO* bio) {
+        // kstr is taken as (char*, length): no NUL terminator is needed or implied.
+        return PEM_write_bio_PKCS8PrivateKey(bio, key, EVP_aes_256_cbc(),
+                                             const_cast<char*>(passphrase.data()),
+                                             static_cast<int>(passphrase.size()), nullptr, nullptr);
+      },
+      "Pkey<Private>::to_pem_encrypted");
+}
+
+template <KeyKind K>
+Result<std::vector<std::byte>> Pkey<K>::to_der() const {
+  if (!*this) return this->empty_error("to_der");
+  if constexpr (HasPrivate<K>) {
+    EVP_PKEY* key = this->native_handle();
+    return detail::write_bytes(
+        [key](BIO* bio) {
+          return i2d_PKCS8PrivateKey_bio(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+        },
+        "Pkey<Private>::to_der");
+  } else {
+    return detail::i2d_bytes(i2d_PUBKEY, this->native_handle(), "Pkey<Public>::to_der");
+  }
+}
+
+template <KeyKind K>
+Result<Pkey<Public>> Pkey<K>::public_key() const {
+  if (!*this) return this->empty_error("public_key");
+  auto der = detail::i2d_bytes(i2d_PUBKEY, this->native_handle(), "Pkey::public_key");
+  if (!der) return std::move(der).error();
+  return Pkey<Public>::from_der(*der);
+}
+
+template <KeyKind K>
+int Pkey<K>::bits() const noexcept {
+  return *this ? EVP_PKEY_get_bits(this->native_handle()) : 0;
+}
+
+template <KeyKind K>
+std::string_view Pkey<K>::type_name() const noexcept {
+  if (!*this) return {};
+  const char* name = EVP_PKEY_get0_type_name(this->native_handle());
+  return name != nullptr ? std::string_view(name) : std::string_view();
+}
+
+template class Pkey<Private>;
+template class Pkey<Public>;
+
+}  // namespace ossl

@@ -1,0 +1,572 @@
+#include <ossl/ssl.hpp>
+
+#include "internal.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+namespace ossl {
+
+namespace {
+
+// The typed setters below call SSL_CTX_ctrl / SSL_ctrl with the named SSL_CTRL_*
+// codes that OpenSSL's macros expand to, so each macro API has a real function.
+long ctx_ctrl(SSL_CTX* ctx, int cmd, long larg, void* parg = nullptr) noexcept {
+  return SSL_CTX_ctrl(ctx, cmd, larg, parg);
+}
+long ssl_ctrl(SSL* ssl, int cmd, long larg, void* parg = nullptr) noexcept {
+  return SSL_ctrl(ssl, cmd, larg, parg);
+}
+
+std::optional<TlsVersion> version_or_none(long v) noexcept {
+  if (v == 0) return std::nullopt;  // 0: no limit set
+  return static_cast<TlsVersion>(v);
+}
+
+bool is_ip_literal(std::string_view host) {
+  // a2i_IPADDRESS accepts exactly the textual IPv4 and IPv6 forms.
+  auto r = detail::with_cstr(host, "ip", [](const char* s) -> Result<bool> {
+    ASN1_OCTET_STRING* ip = a2i_IPADDRESS(s);
+    if (ip == nullptr) return false;
+    ASN1_OCTET_STRING_free(ip);
+    return true;
+  });
+  detail::clear_error_queue();  // a2i_IPADDRESS may queue an error for non-IP text
+  return r && *r;
+}
+
+Result<SslCtx> new_ctx(const SSL_METHOD* method, const char* what) {
+  auto raw = detail::check_ptr(SSL_CTX_new(method), what);
+  if (!raw) return std::move(raw).error();
+  auto ctx = SslCtx::adopt(*raw);
+  if (!ctx) return ctx;
+  if (auto ok = ctx->set_min_proto_version(TlsVersion::Tls12); !ok) return std::move(ok).error();
+  ctx->set_mode(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  return ctx;
+}
+
+}  // namespace
+
+// ----------------------------------------------------------------------------- SslCtx
+
+Result<SslCtx> SslCtx::create() {
+  return new_ctx(TLS_method(), "SslCtx::create");
+}
+Result<SslCtx> SslCtx::new_client() {
+  return new_ctx(TLS_client_method(), "SslCtx::new_client");
+}
+Result<SslCtx> SslCtx::new_server() {
+  return new_ctx(TLS_server_method(), "SslCtx::new_server");
+}
+
+Result<void> SslCtx::set_min_proto_version(TlsVersion version) {
+  if (!*this) return empty_error("set_min_proto_version");
+  return detail::check_positive(
+      ctx_ctrl(native_handle(), SSL_CTRL_SET_MIN_PROTO_VERSION, static_cast<long>(version)),
+      "SslCtx::set_min_proto_version");
+}
+
+Result<void> SslCtx::set_max_proto_version(TlsVersion version) {
+  if (!*this) return empty_error("set_max_proto_version");
+  return detail::check_positive(
+      ctx_ctrl(native_handle(), SSL_CTRL_SET_MAX_PROTO_VERSION, static_cast<long>(version)),
+      "SslCtx::set_max_proto_version");
+}
+
+std::optional<TlsVersion> SslCtx::min_proto_version() const noexcept {
+  if (!*this) return std::nullopt;
+  return version_or_none(ctx_ctrl(native_handle(), SSL_CTRL_GET_MIN_PROTO_VERSION, 0));
+}
+
+std::optional<TlsVersion> SslCtx::max_proto_version() const noexcept {
+  if (!*this) return std::nullopt;
+  return version_or_none(ctx_ctrl(native_handle(), SSL_CTRL_GET_MAX_PROTO_VERSION, 0));
+}
+
+void SslCtx::set_verify(SslVerifyMode mode) noexcept {
+  if (*this) SSL_CTX_set_verify(native_handle(), mode.bits(), nullptr);
+}
+
+SslVerifyMode SslCtx::verify_mode() const noexcept {
+  return SslVerifyMode(*this ? SSL_CTX_get_verify_mode(native_handle()) : 0);
+}
+
+void SslCtx::set_verify_depth(int depth) noexcept {
+  if (*this) SSL_CTX_set_verify_depth(native_handle(), depth);
+}
+
+Result<void> SslCtx::set_cipher_list(std::string_view list) {
+  if (!*this) return empty_error("set_cipher_list");
+  return detail::with_cstr(list, "SslCtx::set_cipher_list", [this, list](const char* s) {
+    return detail::check_positive(SSL_CTX_set_cipher_list(native_handle(), s),
+                                  "SslCtx::set_cipher_list(\"" + std::string(list) + "\")");
+  });
+}
+
+Result<void> SslCtx::set_ciphersuites(std::string_view list) {
+  if (!*this) return empty_error("set_ciphersuites");
+  return detail::with_cstr(list, "SslCtx::set_ciphersuites", [this, list](const char* s) {
+    return detail::check_positive(SSL_CTX_set_ciphersuites(native_handle(), s),
+                                  "SslCtx::set_ciphersuites(\"" + std::string(list) + "\")");
+  });
+}
+
+Result<void> SslCtx::set_groups_list(std::string_view list) {
+  if (!*this) return empty_error("set_groups_list");
+  return detail::with_cstr(list, "SslCtx::set_groups_list", [this, list](const char* s) {
+    return detail::check_positive(
+        ctx_ctrl(native_handle(), SSL_CTRL_SET_GROUPS_LIST, 0, const_cast<char*>(s)),
+        "SslCtx::set_groups_list(\"" + std::string(list) + "\")");
+  });
+}
+
+Result<void> SslCtx::use_certificate(const X509& cert) {
+  if (!*this) return empty_error("use_certificate");
+  if (!cert) return ErrorStack::message("SslCtx::use_certificate: empty certificate");
+  // SSL_CTX_use_certificate takes its own reference; `cert` stays the caller's.
+  return detail::check_positive(SSL_CTX_use_certificate(native_handle(), cert.native_handle()),
+                                "SslCtx::use_certificate");
+}
+
+Result<void> SslCtx::use_private_key_impl(const Pkey<Private>& key) {
+  if (!*this) return empty_error("use_private_key");
+  if (!key) return ErrorStack::message("SslCtx::use_private_key: empty key");
+  // Takes its own reference. It also fails when the key does not match a certificate
+  // already set ("key values mismatch").
+  return detail::check_positive(SSL_CTX_use_PrivateKey(native_handle(), key.native_handle()),
+                                "SslCtx::use_private_key");
+}
+
+Result<void> SslCtx::check_private_key() const {
+  if (!*this) return empty_error("check_private_key");
+  return detail::check_positive(SSL_CTX_check_private_key(native_handle()),
+                                "SslCtx::check_private_key: certificate and key do not match");
+}
+
+Result<void> SslCtx::add_chain_cert(const X509& cert) {
+  if (!*this) return empty_error("add_chain_cert");
+  if (!cert) return ErrorStack::message("SslCtx::add_chain_cert: empty certificate");
+  // larg 1 selects the add1 variant: the context up-refs, `cert` stays the caller's.
+  return detail::check_positive(
+      ctx_ctrl(native_handle(), SSL_CTRL_CHAIN_CERT, 1, cert.native_handle()),
+      "SslCtx::add_chain_cert");
+}
+
+std::vector<X509> SslCtx::chain_certs() const {
+  std::vector<X509> out;
+  if (!*this) return out;
+  STACK_OF(X509)* chain = nullptr;  // get0: owned by the context
+  ctx_ctrl(native_handle(), SSL_CTRL_GET_CHAIN_CERTS, 0, &chain);
+  for (int i = 0; chain != nullptr && i < ossl_sk_x509_num(chain); ++i) {
+    out.push_back(*X509::share(ossl_sk_x509_value(chain, i)));
+  }
+  return out;
+}
+
+std::optional<X509> SslCtx::certificate() const {
+  if (!*this) return std::nullopt;
+  ::X509* cert = SSL_CTX_get0_certificate(native_handle());  // get0: borrowed
+  if (cert == nullptr) return std::nullopt;
+  return *X509::share(cert);
+}
+
+Result<void> SslCtx::set_default_verify_paths() {
+  if (!*this) return empty_error("set_default_verify_paths");
+  return detail::check_positive(SSL_CTX_set_default_verify_paths(native_handle()),
+                                "SslCtx::set_default_verify_paths");
+}
+
+Result<void> SslCtx::load_verify_file(std::string_view path) {
+  if (!*this) return empty_error("load_verify_file");
+  return detail::with_cstr(path, "SslCtx::load_verify_file", [this, path](const char* p) {
+    return detail::check_positive(SSL_CTX_load_verify_file(native_handle(), p),
+                                  "SslCtx::load_verify_file(\"" + std::string(path) + "\")");
+  });
+}
+
+Result<void> SslCtx::add_trusted_cert(const X509& cert) {
+  if (!*this) return empty_error("add_trusted_cert");
+  if (!cert) return ErrorStack::message("SslCtx::add_trusted_cert: empty certificate");
+  // The store is get0 (owned by the context); X509_STORE_add_cert up-refs `cert`.
+  return detail::check_positive(
+      X509_STORE_add_cert(SSL_CTX_get_cert_store(native_handle()), cert.native_handle()),
+      "SslCtx::add_trusted_cert");
+}
+
+void SslCtx::disable_session_cache() noexcept {
+  set_session_cache_mode(SessionCacheMode::OFF);
+}
+
+void SslCtx::set_session_cache_mode(SessionCacheMode mode) noexcept {
+  if (*this) ctx_ctrl(native_handle(), SSL_CTRL_SET_SESS_CACHE_MODE, mode.bits());
+}
+
+SessionCacheMode SslCtx::session_cache_mode() const noexcept {
+  return SessionCacheMode(*this ? ctx_ctrl(native_handle(), SSL_CTRL_GET_SESS_CACHE_MODE, 0) : 0);
+}
+
+void SslCtx::set_session_cache_size(long size) noexcept {
+  if (*this) ctx_ctrl(native_handle(), SSL_CTRL_SET_SESS_CACHE_SIZE, size);
+}
+
+long SslCtx::session_cache_size() const noexcept {
+  return *this ? ctx_ctrl(native_handle(), SSL_CTRL_GET_SESS_CACHE_SIZE, 0) : 0;
+}
+
+Result<void> SslCtx::set_session_id_context(std::span<const std::byte> context) {
+  if (!*this) return empty_error("set_session_id_context");
+  if (context.size() > SSL_MAX_SID_CTX_LENGTH) {
+    return ErrorStack::message("SslCtx::set_session_id_context: " + std::to_string(context.size()) +
+                               " bytes exceeds the limit of " +
+                               std::to_string(SSL_MAX_SID_CTX_LENGTH));
+  }
+  return detail::check_positive(
+      SSL_CTX_set_session_id_context(native_handle(),
+                                     reinterpret_cast<const unsigned char*>(context.data()),
+                                     static_cast<unsigned int>(context.size())),
+      "SslCtx::set_session_id_context");
+}
+
+Result<void> SslCtx::set_session_id_context(std::string_view context) {
+  return set_session_id_context(detail::as_bytes(context));
+}
+
+Result<void> SslCtx::set_num_tickets(std::size_t count) {
+  if (!*this) return empty_error("set_num_tickets");
+  return detail::check_positive(SSL_CTX_set_num_tickets(native_handle(), count),
+                                "SslCtx::set_num_tickets");
+}
+
+std::size_t SslCtx::num_tickets() const noexcept {
+  return *this ? SSL_CTX_get_num_tickets(native_handle()) : 0;
+}
+
+long SslCtx::set_mode(long bits) noexcept {
+  return *this ? ctx_ctrl(native_handle(), SSL_CTRL_MODE, bits) : 0;
+}
+
+long SslCtx::mode() const noexcept {
+  return *this ? ctx_ctrl(native_handle(), SSL_CTRL_MODE, 0) : 0;
+}
+
+std::uint64_t SslCtx::set_options(std::uint64_t bits) noexcept {
+  return *this ? SSL_CTX_set_options(native_handle(), bits) : 0;
+}
+
+std::uint64_t SslCtx::clear_options(std::uint64_t bits) noexcept {
+  return *this ? SSL_CTX_clear_options(native_handle(), bits) : 0;
+}
+
+std::uint64_t SslCtx::options() const noexcept {
+  return *this ? SSL_CTX_get_options(native_handle()) : 0;
+}
+
+Result<Ssl> SslCtx::new_ssl() const {
+  if (!*this) return empty_error("new_ssl");
+  auto raw = detail::check_ptr(SSL_new(native_handle()), "SslCtx::new_ssl");
+  if (!raw) return std::move(raw).error();
+  Ssl ssl(*raw);
+  ssl_ctrl(*raw, SSL_CTRL_MODE, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  return ssl;
+}
+
+// -------------------------------------------------------------------------------- Ssl
+
+void Ssl::set_bio_duplex(Bio&& bio) noexcept {
+  if (!*this) return;
+  BIO* b = bio.release();
+  // With rbio == wbio, SSL_set_bio takes exactly one reference (it up-refs once more
+  // itself for the second slot), which is the one `bio` gave up.
+  SSL_set_bio(native_handle(), b, b);
+}
+
+void Ssl::set_bio(Bio&& rbio, Bio&& wbio) noexcept {
+  if (!*this) return;
+  // SSL_set_bio takes one reference to each.
+  SSL_set_bio(native_handle(), rbio.release(), wbio.release());
+}
+
+Result<void> Ssl::set_hostname(std::string_view hostname) {
+  if (!*this) return empty_error("set_hostname");
+  if (hostname.empty()) return ErrorStack::message("Ssl::set_hostname: empty host name");
+  if (hostname.size() > TLSEXT_MAXLEN_host_name) {
+    return ErrorStack::message("Ssl::set_hostname: host name longer than 255 bytes");
+  }
+  if (hostname.find('\0') == std::string_view::npos && is_ip_literal(hostname)) {
+    return ErrorStack::message("Ssl::set_hostname: \"" + std::string(hostname) +
+                               "\" is an IP address; SNI carries DNS names only (RFC 6066)");
+  }
+  return detail::with_cstr(hostname, "Ssl::set_hostname", [this](const char* s) {
+    return detail::check_positive(ssl_ctrl(native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME,
+                                           TLSEXT_NAMETYPE_host_name, const_cast<char*>(s)),
+                                  "Ssl::set_hostname");
+  });
+}
+
+std::optional<std::string_view> Ssl::hostname() const noexcept {
+  const char* name =
+      *this ? SSL_get_servername(native_handle(), TLSEXT_NAMETYPE_host_name) : nullptr;
+  if (name == nullptr) return std::nullopt;
+  return std::string_view(name);
+}
+
+Result<void> Ssl::set_verify_hostname(std::string_view host) {
+  if (!*this) return empty_error("set_verify_hostname");
+  if (host.empty()) return ErrorStack::message("Ssl::set_verify_hostname: empty host");
+  return detail::with_cstr(host, "Ssl::set_verify_hostname", [this, host](const char* s) {
+    std::string what = "Ssl::set_verify_hostname(\"" + std::string(host) + "\")";
+    if (is_ip_literal(host)) {
+      // get0: the parameters belong to the SSL.
+      X509_VERIFY_PARAM* param = SSL_get0_param(native_handle());
+      return detail::check_positive(X509_VERIFY_PARAM_set1_ip_asc(param, s), what);
+    }
+    return detail::check_positive(SSL_set1_host(native_handle(), s), what);
+  });
+}
+
+void Ssl::set_verify_hostname_flags(HostnameFlags flags) noexcept {
+  if (*this) SSL_set_hostflags(native_handle(), flags.bits());
+}
+
+void Ssl::set_verify(SslVerifyMode mode) noexcept {
+  if (*this) SSL_set_verify(native_handle(), mode.bits(), nullptr);
+}
+
+Result<void> Ssl::set_min_proto_version(TlsVersion version) {
+  if (!*this) return empty_error("set_min_proto_version");
+  return detail::check_positive(
+      ssl_ctrl(native_handle(), SSL_CTRL_SET_MIN_PROTO_VERSION, static_cast<long>(version)),
+      "Ssl::set_min_proto_version");
+}
+
+Result<void> Ssl::set_max_proto_version(TlsVersion version) {
+  if (!*this) return empty_error("set_max_proto_version");
+  return detail::check_positive(
+      ssl_ctrl(native_handle(), SSL_CTRL_SET_MAX_PROTO_VERSION, static_cast<long>(version)),
+      "Ssl::set_max_proto_version");
+}
+
+void Ssl::set_connect_state() noexcept {
+  if (*this) SSL_set_connect_state(native_handle());
+}
+
+void Ssl::set_accept_state() noexcept {
+  if (*this) SSL_set_accept_state(native_handle());
+}
+
+SslIoError Ssl::io_error(int rc, const char* what) {
+  const int saved_errno = errno;  // before anything else can change it
+  const int code = SSL_get_error(native_handle(), rc);
+  using Kind = SslIoError::Kind;
+  switch (code) {
+    case SSL_ERROR_WANT_READ:
+      return SslIoError(Kind::WantRead, {}, code);
+    case SSL_ERROR_WANT_WRITE:
+      return SslIoError(Kind::WantWrite, {}, code);
+    case SSL_ERROR_ZERO_RETURN:
+      return SslIoError(Kind::ZeroReturn, {}, code);
+    case SSL_ERROR_SYSCALL: {
+      fatal_ = true;
+      ErrorStack stack = ErrorStack::drain().with_context(what);
+      if (saved_errno != 0) {
+        ErrorRecord rec;
+        rec.library = "system";
+        rec.reason = std::strerror(saved_errno);
+        stack.push(std::move(rec));
+      }
+      return SslIoError(Kind::Syscall, std::move(stack), code, saved_errno);
+    }
+    case SSL_ERROR_SSL:
+      fatal_ = true;
+      return SslIoError(Kind::Ssl, detail::failure(what), code);
+    default:
+      return SslIoError(Kind::Other, ErrorStack::drain().with_context(what), code);
+  }
+}
+
+Result<void, SslIoError> Ssl::handshake_step(int (*step)(SSL*), const char* what) {
+  if (!*this) return SslIoError(SslIoError::Kind::Other, empty_error(what));
+  detail::clear_error_queue();
+  const int rc = step(native_handle());
+  if (rc == 1) return {};
+  return io_error(rc, what);
+}
+
+Result<void, SslIoError> Ssl::connect() {
+  return handshake_step(SSL_connect, "Ssl::connect");
+}
+Result<void, SslIoError> Ssl::accept() {
+  return handshake_step(SSL_accept, "Ssl::accept");
+}
+Result<void, SslIoError> Ssl::do_handshake() {
+  return handshake_step(SSL_do_handshake, "Ssl::do_handshake");
+}
+
+Result<std::size_t, SslIoError> Ssl::read(std::span<std::byte> buf) {
+  if (!*this) return SslIoError(SslIoError::Kind::Other, empty_error("read"));
+  if (buf.empty()) return std::size_t{0};
+  detail::clear_error_queue();
+  std::size_t n = 0;
+  const int rc = SSL_read_ex(native_handle(), buf.data(), buf.size(), &n);
+  if (rc == 1) return n;
+  return io_error(rc, "Ssl::read");
+}
+
+Result<std::size_t, SslIoError> Ssl::read(std::span<char> buf) {
+  return read(std::as_writable_bytes(buf));
+}
+
+Result<std::size_t, SslIoError> Ssl::read(std::span<unsigned char> buf) {
+  return read(std::as_writable_bytes(buf));
+}
+
+Result<std::size_t, SslIoError> Ssl::write(std::span<const std::byte> buf) {
+  if (!*this) return SslIoError(SslIoError::Kind::Other, empty_error("write"));
+  if (buf.empty()) return std::size_t{0};
+  detail::clear_error_queue();
+  std::size_t n = 0;
+  const int rc = SSL_write_ex(native_handle(), buf.data(), buf.size(), &n);
+  if (rc == 1) return n;
+  return io_error(rc, "Ssl::write");
+}
+
+Result<std::size_t, SslIoError> Ssl::write(std::string_view text) {
+  return write(detail::as_bytes(text));
+}
+
+Result<std::size_t, SslIoError> Ssl::write(std::span<const unsigned char> buf) {
+  return write(std::as_bytes(buf));
+}
+
+Result<ShutdownResult> Ssl::shutdown() {
+  if (!*this) return empty_error("shutdown");
+  if (fatal_) {
+    return ErrorStack::message(
+        "Ssl::shutdown: refused after a fatal error on this connection (OpenSSL forbids "
+        "sending close_notify then; just free the Ssl)");
+  }
+  detail::clear_error_queue();
+  const int rc = SSL_shutdown(native_handle());
+  if (rc == 1) return ShutdownResult::Complete;
+  if (rc == 0) return ShutdownResult::Sent;
+  const int code = SSL_get_error(native_handle(), rc);
+  if (code == SSL_ERROR_WANT_READ && (SSL_get_shutdown(native_handle()) & SSL_SENT_SHUTDOWN)) {
+    // Ours is out, the peer's has not arrived yet on a non-blocking transport.
+    return ShutdownResult::Sent;
+  }
+  if (code == SSL_ERROR_WANT_WRITE) {
+    return ErrorStack::message(
+        "Ssl::shutdown: the transport would block writing close_notify (WantWrite); call "
+        "shutdown() again when it is writable");
+  }
+  if (code == SSL_ERROR_SSL || code == SSL_ERROR_SYSCALL) fatal_ = true;
+  return detail::failure("Ssl::shutdown");
+}
+
+ShutdownState Ssl::shutdown_state() const noexcept {
+  const int s = *this ? SSL_get_shutdown(native_handle()) : 0;
+  return {(s & SSL_SENT_SHUTDOWN) != 0, (s & SSL_RECEIVED_SHUTDOWN) != 0};
+}
+
+std::optional<X509> Ssl::peer_certificate() const {
+  if (!*this) return std::nullopt;
+  ::X509* cert = SSL_get0_peer_certificate(native_handle());  // get0: borrowed
+  if (cert == nullptr) return std::nullopt;
+  return *X509::share(cert);
+}
+
+std::optional<std::vector<X509>> Ssl::peer_cert_chain() const {
+  if (!*this) return std::nullopt;
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(native_handle());  // get0: borrowed
+  if (chain == nullptr) return std::nullopt;
+  std::vector<X509> out;
+  out.reserve(static_cast<std::size_t>(ossl_sk_x509_num(chain)));
+  for (int i = 0; i < ossl_sk_x509_num(chain); ++i)
+    out.push_back(*X509::share(ossl_sk_x509_value(chain, i)));
+  return out;
+}
+
+std::optional<SslSession> Ssl::get1_session() const {
+  if (!*this) return std::nullopt;
+  SSL_SESSION* s = SSL_get1_session(native_handle());  // get1: we own this reference
+  if (s == nullptr) return std::nullopt;
+  return *SslSession::adopt(s);
+}
+
+std::optional<BorrowedSslSession> Ssl::session() const noexcept {
+  if (!*this) return std::nullopt;
+  SSL_SESSION* s = SSL_get_session(native_handle());  // get0: no reference taken
+  if (s == nullptr) return std::nullopt;
+  return BorrowedSslSession(s);
+}
+
+Result<void> Ssl::set_session(const SslSession& session) {
+  if (!*this) return empty_error("set_session");
+  if (!session) return ErrorStack::message("Ssl::set_session: empty session");
+  // SSL_set_session takes its own reference; `session` stays the caller's.
+  return detail::check_positive(SSL_set_session(native_handle(), session.native_handle()),
+                                "Ssl::set_session");
+}
+
+bool Ssl::session_reused() const noexcept {
+  return *this && SSL_session_reused(native_handle()) == 1;
+}
+
+std::size_t Ssl::pending() const noexcept {
+  const int n = *this ? SSL_pending(native_handle()) : 0;
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
+TlsVersion Ssl::version() const noexcept {
+  return static_cast<TlsVersion>(*this ? SSL_version(native_handle()) : 0);
+}
+
+std::string_view Ssl::cipher_name() const noexcept {
+  const SSL_CIPHER* c = *this ? SSL_get_current_cipher(native_handle()) : nullptr;
+  return c != nullptr ? SSL_CIPHER_get_name(c) : std::string_view();
+}
+
+std::string_view Ssl::group_name() const noexcept {
+  if (!*this) return {};
+  const long id = ssl_ctrl(native_handle(), SSL_CTRL_GET_NEGOTIATED_GROUP, 0);
+  if (id <= 0) return {};
+  const char* name = SSL_group_to_name(native_handle(), static_cast<int>(id));
+  return name != nullptr ? std::string_view(name) : std::string_view();
+}
+
+std::string_view Ssl::alpn_selected() const noexcept {
+  if (!*this) return {};
+  const unsigned char* data = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(native_handle(), &data, &len);
+  return data != nullptr ? std::string_view(reinterpret_cast<const char*>(data), len)
+                         : std::string_view();
+}
+
+VerifyResult Ssl::verify_result() const noexcept {
+  return {*this ? SSL_get_verify_result(native_handle()) : X509_V_ERR_UNSPECIFIED};
+}
+
+std::string_view VerifyResult::message() const noexcept {
+  return X509_verify_cert_error_string(code);
+}
+
+bool Ssl::is_server() const noexcept {
+  return *this && SSL_is_server(native_handle()) == 1;
+}
+
+bool Ssl::is_init_finished() const noexcept {
+  return *this && SSL_is_init_finished(native_handle()) == 1;
+}
+
+std::optional<SslCtx> Ssl::ctx() const {
+  if (!*this) return std::nullopt;
+  return *SslCtx::share(SSL_get_SSL_CTX(native_handle()));  // get0: share adds a reference
+}
+
+}  // namespace ossl

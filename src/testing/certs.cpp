@@ -1,0 +1,283 @@
+#include <ossl/testing/certs.hpp>
+
+#include "../internal.hpp"
+
+#include <openssl/bn.h>
+#include <openssl/x509v3.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <memory>
+#include <ctime>
+
+namespace ossl::testing {
+
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+// Owns a GENERAL_NAMES stack while it is being filled.
+struct GeneralNamesDeleter {
+  void operator()(GENERAL_NAMES* p) const noexcept { GENERAL_NAMES_free(p); }
+};
+
+bool valid_dns_name(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!(std::isalnum(u) || c == '-' || c == '.' || c == '*')) return false;
+  }
+  return true;
+}
+
+Result<void> add_ext(::X509* cert, ::X509* issuer, int nid, const char* value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+  if (ext == nullptr) {
+    return detail::failure(std::string("testing: extension ") + OBJ_nid2sn(nid) + "=" + value);
+  }
+  const int ok = X509_add_ext(cert, ext, -1);  // copies the extension
+  X509_EXTENSION_free(ext);
+  return detail::check_positive(ok, "testing: X509_add_ext");
+}
+
+Result<void> add_san(::X509* cert, const std::vector<std::string>& dns,
+                     const std::vector<std::string>& ips) {
+  if (dns.empty() && ips.empty()) return {};
+  std::unique_ptr<GENERAL_NAMES, GeneralNamesDeleter> names(sk_GENERAL_NAME_new_null());
+  if (!names) return detail::failure("testing: subjectAltName");
+  for (const auto& d : dns) {
+    if (!valid_dns_name(d)) {
+      return ErrorStack::message("testing: \"" + d + "\" is not a valid DNS name for a SAN");
+    }
+    GENERAL_NAME* gn = GENERAL_NAME_new();
+    ASN1_IA5STRING* ia5 = ASN1_IA5STRING_new();
+    if (gn == nullptr || ia5 == nullptr ||
+        ASN1_STRING_set(ia5, d.data(), static_cast<int>(d.size())) != 1) {
+      GENERAL_NAME_free(gn);
+      ASN1_IA5STRING_free(ia5);
+      return detail::failure("testing: subjectAltName DNS");
+    }
+    GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);  // gn owns ia5 now
+    if (sk_GENERAL_NAME_push(names.get(), gn) <= 0) {
+      GENERAL_NAME_free(gn);
+      return detail::failure("testing: subjectAltName DNS");
+    }
+  }
+  for (const auto& ip : ips) {
+    auto octets = detail::with_cstr(ip, "testing: IP SAN", [](const char* s) {
+      return detail::check_ptr(a2i_IPADDRESS(s), "testing: IP SAN");
+    });
+    if (!octets) {
+      return ErrorStack::message("testing: \"" + ip + "\" is not a valid IP address for a SAN");
+    }
+    GENERAL_NAME* gn = GENERAL_NAME_new();
+    if (gn == nullptr) {
+      ASN1_OCTET_STRING_free(*octets);
+      return detail::failure("testing: subjectAltName IP");
+    }
+    GENERAL_NAME_set0_value(gn, GEN_IPADD, *octets);  // gn owns the octets now
+    if (sk_GENERAL_NAME_push(names.get(), gn) <= 0) {
+      GENERAL_NAME_free(gn);
+      return detail::failure("testing: subjectAltName IP");
+    }
+  }
+  // X509_add1_i2d encodes a copy; `names` is still ours to free.
+  return detail::check_positive(
+      X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT),
+      "testing: add subjectAltName");
+}
+
+struct CertParams {
+  std::string_view common_name;
+  const Pkey<Private>* subject_key;
+  const X509* issuer_cert;          // null: self-signed
+  const Pkey<Private>* issuer_key;  // signs
+  bool is_ca;
+  Usage usage;
+  const std::vector<std::string>* dns;
+  const std::vector<std::string>* ips;
+  Validity validity;
+};
+
+Result<X509> make_cert(const CertParams& p) {
+  auto made = X509::adopt(X509_new());
+  if (!made) return detail::failure("testing: X509_new");
+  X509 cert = std::move(*made);
+  ::X509* x = cert.native_handle();
+
+  if (auto ok = detail::check_positive(X509_set_version(x, X509_VERSION_3), "testing: version");
+      !ok) {
+    return std::move(ok).error();
+  }
+  BIGNUM* serial = BN_new();
+  const bool serial_ok = serial != nullptr &&
+                         BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) == 1 &&
+                         BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)) != nullptr;
+  BN_free(serial);
+  if (!serial_ok) return detail::failure("testing: serial number");
+
+  X509_NAME* subject = X509_get_subject_name(x);  // get0: owned by the certificate
+  auto add_name = [&](const char* field, std::string_view value) {
+    return detail::with_cstr(value, "testing: subject", [&](const char* s) {
+      return detail::check_positive(
+          X509_NAME_add_entry_by_txt(subject, field, MBSTRING_UTF8,
+                                     reinterpret_cast<const unsigned char*>(s), -1, -1, 0),
+          "testing: subject name");
+    });
+  };
+  if (auto ok = add_name("O", "ossl test"); !ok) return std::move(ok).error();
+  if (auto ok = add_name("CN", p.common_name); !ok) return std::move(ok).error();
+
+  ::X509* issuer = p.issuer_cert != nullptr ? p.issuer_cert->native_handle() : x;
+  if (auto ok = detail::check_positive(X509_set_issuer_name(x, X509_get_subject_name(issuer)),
+                                       "testing: issuer name");
+      !ok) {
+    return std::move(ok).error();
+  }
+  const auto nb = Clock::to_time_t(p.validity.not_before);
+  const auto na = Clock::to_time_t(p.validity.not_after);
+  if (ASN1_TIME_set(X509_getm_notBefore(x), nb) == nullptr ||
+      ASN1_TIME_set(X509_getm_notAfter(x), na) == nullptr) {
+    return detail::failure("testing: validity");
+  }
+  if (auto ok = detail::check_positive(X509_set_pubkey(x, p.subject_key->native_handle()),
+                                       "testing: public key");
+      !ok) {
+    return std::move(ok).error();
+  }
+
+  const char* eku = p.usage == Usage::Server   ? "serverAuth"
+                    : p.usage == Usage::Client ? "clientAuth"
+                                               : "serverAuth,clientAuth";
+  const struct {
+    int nid;
+    const char* value;
+    bool wanted;
+  } exts[] = {
+      {NID_basic_constraints, p.is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE", true},
+      {NID_key_usage,
+       p.is_ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,keyEncipherment",
+       true},
+      {NID_ext_key_usage, eku, !p.is_ca},
+      {NID_subject_key_identifier, "hash", true},
+      {NID_authority_key_identifier, "keyid:always", p.issuer_cert != nullptr},
+  };
+  for (const auto& e : exts) {
+    if (!e.wanted) continue;
+    if (auto ok = add_ext(x, issuer, e.nid, e.value); !ok) return std::move(ok).error();
+  }
+  if (p.dns != nullptr && p.ips != nullptr) {
+    if (auto ok = add_san(x, *p.dns, *p.ips); !ok) return std::move(ok).error();
+  }
+
+  // Ed25519 signs without a separate digest (md must be null); the others use SHA-256.
+  const bool ed = p.issuer_key->type_name() == "ED25519";
+  if (X509_sign(x, p.issuer_key->native_handle(), ed ? nullptr : EVP_sha256()) <= 0) {
+    return detail::failure("testing: X509_sign");
+  }
+  return cert;
+}
+
+Result<void> write_file(std::string_view path, const std::string& text, mode_t mode) {
+  std::string p(path);
+  const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return ErrorStack::message("testing: cannot open \"" + p + "\" for writing");
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      return ErrorStack::message("testing: short write to \"" + p + "\"");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return {};
+}
+
+}  // namespace
+
+Validity Validity::days_from_now(int days) {
+  const auto now = Clock::now();
+  return {now - std::chrono::hours(1), now + std::chrono::hours(24) * days};
+}
+
+Validity Validity::expired() {
+  const auto now = Clock::now();
+  return {now - std::chrono::hours(24 * 31), now - std::chrono::hours(24)};
+}
+
+Validity Validity::not_yet_valid() {
+  const auto now = Clock::now();
+  return {now + std::chrono::hours(24), now + std::chrono::hours(24 * 31)};
+}
+
+Result<Pkey<Private>> generate_key(KeyType type) {
+  switch (type) {
+    case KeyType::EcP256:
+      return Pkey<Private>::generate_ec(EcCurve::P256);
+    case KeyType::EcP384:
+      return Pkey<Private>::generate_ec(EcCurve::P384);
+    case KeyType::Ed25519:
+      return Pkey<Private>::generate_ed25519();
+    case KeyType::Rsa2048:
+      return Pkey<Private>::generate_rsa(2048);
+  }
+  return ErrorStack::message("testing: unknown key type");
+}
+
+Result<TestCa> TestCa::create_root(std::string_view common_name, KeyType key_type) {
+  auto key = generate_key(key_type);
+  if (!key) return std::move(key).error();
+  auto cert = make_cert({common_name, &*key, nullptr, &*key, true, Usage::Server, nullptr, nullptr,
+                         Validity::days_from_now(365)});
+  if (!cert) return std::move(cert).error();
+  TestCa ca;
+  ca.cert_ = std::move(*cert);
+  ca.key_ = std::move(*key);
+  return ca;
+}
+
+Result<TestCa> TestCa::create_intermediate(std::string_view common_name, KeyType key_type) const {
+  auto key = generate_key(key_type);
+  if (!key) return std::move(key).error();
+  auto cert = make_cert({common_name, &*key, &cert_, &key_, true, Usage::Server, nullptr, nullptr,
+                         Validity::days_from_now(365)});
+  if (!cert) return std::move(cert).error();
+  TestCa ca;
+  ca.cert_ = std::move(*cert);
+  ca.key_ = std::move(*key);
+  ca.chain_.push_back(ca.cert_);
+  ca.chain_.insert(ca.chain_.end(), chain_.begin(), chain_.end());
+  return ca;
+}
+
+Result<Identity> TestCa::issue(const LeafSpec& spec) const {
+  auto key = generate_key(spec.key_type);
+  if (!key) return std::move(key).error();
+  auto cert = make_cert({spec.common_name, &*key, &cert_, &key_, false, spec.usage, &spec.dns_names,
+                         &spec.ip_addresses, spec.validity});
+  if (!cert) return std::move(cert).error();
+  return Identity{std::move(*cert), std::move(*key), chain_};
+}
+
+Result<void> Identity::write_pem(std::string_view cert_path, std::string_view key_path) const {
+  auto pem = cert.to_pem();
+  if (!pem) return std::move(pem).error();
+  std::string bundle = std::move(*pem);
+  for (const auto& c : chain) {
+    auto more = c.to_pem();
+    if (!more) return std::move(more).error();
+    bundle += *more;
+  }
+  auto key_pem = key.to_pem();
+  if (!key_pem) return std::move(key_pem).error();
+  if (auto ok = write_file(cert_path, bundle, 0644); !ok) return ok;
+  return write_file(key_path, *key_pem, 0600);
+}
+
+}  // namespace ossl::testing

@@ -1,0 +1,127 @@
+#include <ossl/pkey.hpp>  // first: proves the header is self-contained
+
+#include "support/free_counter.hpp"
+
+#include <doctest/doctest.h>
+#include <openssl/err.h>
+
+#include <string>
+
+using namespace ossl;
+using namespace std::literals;
+
+// HasPrivate gates signing steps at compile time.
+static_assert(HasPrivate<Private> && !HasPrivate<Public>);
+template <class K>
+concept CanEncrypt = requires(const Pkey<K>& k) {
+  k.to_pem_encrypted("x");
+};
+static_assert(CanEncrypt<Private> && !CanEncrypt<Public>);
+
+TEST_CASE("keys of every supported type generate and round-trip through PEM and DER") {
+  struct Case {
+    const char* name;
+    Result<Pkey<Private>> key;
+    std::string_view type;
+    int bits;
+  };
+  Case cases[] = {
+      {"P-256", Pkey<Private>::generate_ec(EcCurve::P256), "EC", 256},
+      {"P-384", Pkey<Private>::generate_ec(EcCurve::P384), "EC", 384},
+      {"Ed25519", Pkey<Private>::generate_ed25519(), "ED25519", 256},
+      {"RSA-2048", Pkey<Private>::generate_rsa(2048), "RSA", 2048},
+  };
+  for (auto& c : cases) {
+    CAPTURE(c.name);
+    REQUIRE(c.key.has_value());
+    const Pkey<Private>& key = *c.key;
+    CHECK(key.type_name() == c.type);
+    CHECK(key.bits() == c.bits);
+
+    auto pem = key.to_pem().value();
+    CHECK(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    CHECK(Pkey<Private>::from_pem(pem).value().public_equals(key));
+
+    auto der = key.to_der().value();
+    CHECK(Pkey<Private>::from_der(der).value().public_equals(key));
+
+    auto pub = key.public_key().value();
+    CHECK(pub.public_equals(key));
+    auto pub_pem = pub.to_pem().value();
+    CHECK(pub_pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+    CHECK(Pkey<Public>::from_pem(pub_pem).value().public_equals(key));
+    CHECK(Pkey<Public>::from_der(pub.to_der().value()).value().public_equals(key));
+  }
+}
+
+TEST_CASE("an encrypted private key needs the right passphrase") {
+  auto key = Pkey<Private>::generate_ec(EcCurve::P256).value();
+  auto pem = key.to_pem_encrypted("correct horse").value();
+  CHECK(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+  CHECK(Pkey<Private>::from_pem_passphrase(pem, "correct horse").value().public_equals(key));
+
+  auto wrong = Pkey<Private>::from_pem_passphrase(pem, "wrong");
+  REQUIRE_FALSE(wrong.has_value());
+  CHECK(wrong.error().to_string().find("wrong passphrase") != std::string::npos);
+  auto none = Pkey<Private>::from_pem(pem);  // never prompts on the terminal
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().to_string().find("use from_pem_passphrase") != std::string::npos);
+  auto huge = Pkey<Private>::from_pem_passphrase(pem, std::string(5000, 'p'));
+  REQUIRE_FALSE(huge.has_value());
+  CHECK(huge.error().to_string().find("passphrase longer") != std::string::npos);
+  auto empty = key.to_pem_encrypted("");
+  REQUIRE_FALSE(empty.has_value());
+  CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("bad key input is a clear error and leaves the queue empty") {
+  auto key = Pkey<Private>::generate_ec(EcCurve::P256).value();
+  auto pem = key.to_pem().value();
+  auto der = key.to_der().value();
+  auto trailing = der;
+  trailing.push_back(std::byte{0});
+  auto pub_pem = key.public_key().value().to_pem().value();
+  struct Case {
+    const char* name;
+    ErrorStack error;
+    const char* expect;
+  };
+  auto err = [](auto r) { return r.has_value() ? ErrorStack() : r.error(); };
+  Case cases[] = {
+      {"empty PEM", err(Pkey<Private>::from_pem(""sv)), "empty input"},
+      {"garbage PEM", err(Pkey<Private>::from_pem("garbage"sv)), "no PEM private key found"},
+      {"truncated PEM", err(Pkey<Private>::from_pem(std::string_view(pem).substr(0, 60))),
+       "no PEM private key found"},
+      {"public PEM as private", err(Pkey<Private>::from_pem(pub_pem)), "no PEM private key"},
+      {"private PEM as public", err(Pkey<Public>::from_pem(pem)), "no PEM public key found"},
+      {"garbage DER", err(Pkey<Private>::from_der(std::vector<std::byte>(16, std::byte{7}))),
+       "from_der"},
+      {"trailing DER", err(Pkey<Private>::from_der(trailing)), "1 trailing bytes"},
+      {"weak RSA", err(Pkey<Private>::generate_rsa(1024)), "too weak"},
+      {"null adopt", err(Pkey<Private>::adopt(nullptr)), "Pkey<Private>::adopt: null pointer"},
+  };
+  for (auto& c : cases) {
+    CAPTURE(c.name);
+    REQUIRE_FALSE(c.error.empty());
+    CHECK_MESSAGE(c.error.to_string().find(c.expect) != std::string::npos, c.error.to_string());
+  }
+  CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("Pkey copies share one EVP_PKEY and free it once") {
+  static const int idx = ossl_test::free_counter_index(CRYPTO_EX_INDEX_EVP_PKEY);
+  int frees = 0;
+  {
+    auto a = Pkey<Private>::generate_ed25519().value();
+    REQUIRE(EVP_PKEY_set_ex_data(a.native_handle(), idx, &frees) == 1);
+    Pkey<Private> b = a;
+    CHECK(b.native_handle() == a.native_handle());
+    a = Pkey<Private>();
+    CHECK(frees == 0);
+    CHECK(b.bits() == 256);
+  }
+  CHECK(frees == 1);
+  Pkey<Public> empty;
+  CHECK(empty.bits() == 0);
+  CHECK_FALSE(empty.to_der().has_value());
+}

@@ -1,0 +1,547 @@
+#include <ossl/ssl.hpp>  // first: proves the header is self-contained
+
+#include "support/free_counter.hpp"
+#include "support/handshake.hpp"
+
+#include <doctest/doctest.h>
+#include <openssl/err.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+using namespace ossl;
+using namespace ossl_test;
+using namespace std::literals;
+
+static_assert(!std::is_copy_constructible_v<Ssl> && !std::is_copy_assignable_v<Ssl>);
+static_assert(std::is_nothrow_move_constructible_v<Ssl> && std::is_nothrow_move_assignable_v<Ssl>);
+static_assert(std::is_copy_constructible_v<SslCtx>);
+
+TEST_CASE("handshake completes over a BIO pair and reports what was negotiated") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    Connection c = connect(Config{.version = v});
+    for (Ssl* side : {&c.pair.client, &c.pair.server}) {
+      CHECK(side->version() == v);
+      CHECK_FALSE(side->cipher_name().empty());
+      CHECK(side->group_name() == "x25519");
+      CHECK(side->is_init_finished());
+      CHECK_FALSE(side->session_reused());
+    }
+    CHECK_FALSE(c.pair.client.is_server());
+    CHECK(c.pair.server.is_server());
+    CHECK(c.pair.client.verify_result().ok());
+    CHECK(c.pair.server.hostname() == "localhost"sv);
+
+    CHECK(c.pair.client.write("ping"sv).value() == 4);
+    char buf[4];
+    CHECK(c.pair.server.read(buf).value() == 4);
+    CHECK(std::string_view(buf, 4) == "ping");
+  }
+}
+
+TEST_CASE("a stalled handshake stops at the round cap and reports both sides") {
+  Contexts ctx = make_contexts(Config{});
+  auto client = ctx.client.new_ssl().value();
+  auto server = ctx.server.new_ssl().value();
+  auto a = Bio::new_bio_pair().value();
+  auto b = Bio::new_bio_pair().value();
+  // Each side talks into a different pair: nobody ever hears the other.
+  client.set_bio_duplex(std::move(a.first));
+  server.set_bio_duplex(std::move(b.first));
+  client.set_connect_state();
+  server.set_accept_state();
+  Pair pair{std::move(client), std::move(server)};
+  const HandshakeOutcome out = complete_handshake(pair, 8);
+  CHECK_FALSE(out.ok);
+  CHECK(out.rounds == 8);
+  REQUIRE(out.client_error);
+  REQUIRE(out.server_error);
+  CHECK(*out.client_error == SslIoError::Kind::WantRead);
+  CHECK(*out.server_error == SslIoError::Kind::WantRead);
+  CHECK(out.describe().find("client: WantRead") != std::string::npos);
+}
+
+TEST_CASE("SslCtx copies share one SSL_CTX and free it once") {
+  static const int idx = free_counter_index(CRYPTO_EX_INDEX_SSL_CTX);
+  int frees = 0;
+  {
+    SslCtx a = SslCtx::new_client().value();
+    REQUIRE(SSL_CTX_set_ex_data(a.native_handle(), idx, &frees) == 1);
+    SslCtx b = a;
+    SslCtx c;
+    c = b;
+    CHECK(b.native_handle() == a.native_handle());
+    CHECK(c.native_handle() == a.native_handle());
+    {
+      SslCtx d = std::move(b);
+      CHECK_FALSE(b);
+    }
+    CHECK(frees == 0);
+    a = SslCtx();
+    CHECK(frees == 0);
+  }
+  CHECK(frees == 1);
+}
+
+TEST_CASE("an Ssl keeps its context alive after the last SslCtx is gone") {
+  static const int idx = free_counter_index(CRYPTO_EX_INDEX_SSL_CTX);
+  int frees = 0;
+  Ssl ssl;
+  {
+    SslCtx ctx = SslCtx::new_client().value();
+    REQUIRE(SSL_CTX_set_ex_data(ctx.native_handle(), idx, &frees) == 1);
+    ssl = ctx.new_ssl().value();
+  }
+  CHECK(frees == 0);
+  CHECK(ssl.ctx().has_value());
+  ssl = Ssl();
+  CHECK(frees == 1);
+}
+
+TEST_CASE("a moved-from Ssl is empty and every call on it is a clear error") {
+  Connection c = connect(Config{});
+  Ssl moved = std::move(c.pair.client);
+  CHECK(moved);
+  CHECK_FALSE(c.pair.client);
+  char buf[8];
+  auto r = c.pair.client.read(buf);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().stack().to_string().find("Ssl::read: empty Ssl") != std::string::npos);
+  CHECK_FALSE(c.pair.client.write("x"sv).has_value());
+  CHECK_FALSE(c.pair.client.do_handshake().has_value());
+  CHECK_FALSE(c.pair.client.shutdown().has_value());
+  CHECK_FALSE(c.pair.client.set_hostname("a.example").has_value());
+  CHECK_FALSE(c.pair.client.peer_certificate().has_value());
+  CHECK(c.pair.client.pending() == 0);
+  auto bio = Bio::new_mem().value();
+  c.pair.client.set_bio_duplex(std::move(bio));
+  CHECK(bio);  // an empty Ssl does not take the BIO
+  CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("set_bio takes separate read and write BIOs; bytes shuttled by hand finish a handshake") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    Contexts ctx = make_contexts(Config{.version = v});
+    auto client = ctx.client.new_ssl().value();
+    auto server = ctx.server.new_ssl().value();
+    client.set_bio(Bio::new_mem().value(), Bio::new_mem().value());
+    auto srv_in = Bio::new_mem().value();
+    auto srv_out = Bio::new_mem().value();
+    server.set_bio(std::move(srv_in), std::move(srv_out));
+    CHECK_FALSE(srv_in);  // ownership moved into the Ssl
+    CHECK_FALSE(srv_out);
+    REQUIRE(client.set_verify_hostname("localhost").has_value());
+    client.set_connect_state();
+    server.set_accept_state();
+    // get0 BIOs: still owned by their SSL.
+    auto shuttle = [](SSL* from, SSL* to) {
+      char buf[4096];
+      int n = 0;
+      while ((n = BIO_read(SSL_get_wbio(from), buf, sizeof buf)) > 0) {
+        REQUIRE(BIO_write(SSL_get_rbio(to), buf, n) == n);
+      }
+    };
+    bool done = false;
+    for (int round = 0; round < 16 && !done; ++round) {
+      auto c = client.do_handshake();
+      shuttle(client.native_handle(), server.native_handle());
+      auto s = server.do_handshake();
+      shuttle(server.native_handle(), client.native_handle());
+      if (!c) REQUIRE_MESSAGE(c.error().would_block(), c.error().to_string());
+      if (!s) REQUIRE_MESSAGE(s.error().would_block(), s.error().to_string());
+      done = c.has_value() && s.has_value();
+    }
+    CHECK(done);
+  }
+}
+
+TEST_CASE("non-blocking reads are typed: WantRead, ZeroReturn and truncation are distinct") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    SUBCASE("nothing buffered is WantRead") {
+      Connection c = connect(Config{.version = v});
+      char buf[16];
+      auto r = c.pair.server.read(buf);
+      REQUIRE_FALSE(r.has_value());
+      CHECK(r.error() == SslIoError::Kind::WantRead);
+      CHECK(r.error().would_block());
+      CHECK(r.error().stack().empty());
+    }
+    SUBCASE("close_notify is ZeroReturn, and shutdown goes Sent then Complete") {
+      Connection c = connect(Config{.version = v});
+      CHECK(c.pair.client.shutdown().value() == ShutdownResult::Sent);
+      CHECK(c.pair.client.shutdown_state() == ShutdownState{true, false});
+      char buf[16];
+      auto r = c.pair.server.read(buf);
+      REQUIRE_FALSE(r.has_value());
+      CHECK(r.error() == SslIoError::Kind::ZeroReturn);
+      CHECK_FALSE(r.error().truncated());
+      CHECK(c.pair.server.shutdown_state() == ShutdownState{false, true});
+      CHECK(c.pair.server.shutdown().value() == ShutdownResult::Complete);
+      CHECK(c.pair.client.shutdown().value() == ShutdownResult::Complete);
+      CHECK(c.pair.client.shutdown_state() == ShutdownState{true, true});
+    }
+    SUBCASE("a second shutdown before the peer answers is still Sent") {
+      Connection c = connect(Config{.version = v});
+      CHECK(c.pair.client.shutdown().value() == ShutdownResult::Sent);
+      CHECK(c.pair.client.shutdown().value() == ShutdownResult::Sent);
+    }
+    SUBCASE("a peer that vanishes without close_notify is truncation") {
+      Connection c = connect(Config{.version = v});
+      c.pair.server = Ssl();  // frees its BIO half: the pair reports end of data
+      char buf[16];
+      auto r = c.pair.client.read(buf);
+      REQUIRE_FALSE(r.has_value());
+      CHECK(r.error() == SslIoError::Kind::Ssl);
+      CHECK(r.error().truncated());
+      CHECK(r.error().to_string().find("truncated") != std::string::npos);
+      CHECK(c.pair.client.has_fatal_error());
+      CHECK(ERR_peek_error() == 0);
+    }
+  }
+}
+
+TEST_CASE("a write retried after WantWrite may come from a moved buffer") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    Contexts ctx = make_contexts(Config{.version = v});
+    Pair pair = make_pair(ctx.client, ctx.server, 1024);  // small pair buffers
+    REQUIRE(pair.client.set_verify_hostname("localhost").has_value());
+    REQUIRE_MESSAGE(complete_handshake(pair).ok, "handshake");
+    if (v == TlsVersion::Tls13) read_tickets(pair.client);
+
+    std::string payload(16000, 'x');
+    for (std::size_t i = 0; i < payload.size(); ++i)
+      payload[i] = static_cast<char>('a' + i % 26);
+    auto first = std::make_unique<std::string>(payload);
+    auto w = pair.client.write(std::string_view(*first));
+    REQUIRE_FALSE(w.has_value());
+    REQUIRE(w.error() == SslIoError::Kind::WantWrite);
+
+    // Move the bytes elsewhere and free the original before retrying.
+    std::vector<char> moved(first->begin(), first->end());
+    first.reset();
+    std::string received;
+    std::vector<char> buf(4096);
+    bool written = false;
+    for (int round = 0; round < 200 && received.size() < payload.size(); ++round) {
+      if (!written) {
+        auto again = pair.client.write(std::string_view(moved.data(), moved.size()));
+        if (again) {
+          CHECK(*again == payload.size());
+          written = true;
+        } else {
+          REQUIRE_MESSAGE(again.error() == SslIoError::Kind::WantWrite, again.error().to_string());
+        }
+      }
+      auto r = pair.server.read(std::span(buf));
+      if (r) {
+        received.append(buf.data(), *r);
+      } else {
+        REQUIRE_MESSAGE(r.error() == SslIoError::Kind::WantRead, r.error().to_string());
+      }
+    }
+    CHECK(written);
+    CHECK(received == payload);
+  }
+}
+
+TEST_CASE("shutdown is refused after a fatal error and before the handshake") {
+  SUBCASE("after a failed verification") {
+    Contexts ctx = make_contexts(Config{.verify_server = false});
+    ctx.client.set_verify(SslVerifyMode::PEER);  // but the root is not trusted
+    Pair pair = make_pair(ctx.client, ctx.server);
+    const HandshakeOutcome out = complete_handshake(pair);
+    REQUIRE_FALSE(out.ok);
+    REQUIRE(out.client_error);
+    CHECK(*out.client_error == SslIoError::Kind::Ssl);
+    CHECK(pair.client.verify_result().code == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+    CHECK(out.client_error->stack().contains(ERR_LIB_SSL, SSL_R_CERTIFICATE_VERIFY_FAILED));
+    auto s = pair.client.shutdown();
+    REQUIRE_FALSE(s.has_value());
+    CHECK(s.error().to_string().find("refused after a fatal error") != std::string::npos);
+    CHECK(pair.client.shutdown_state() == ShutdownState{false, false});
+  }
+  SUBCASE("before any handshake") {
+    Contexts ctx = make_contexts(Config{});
+    Pair pair = make_pair(ctx.client, ctx.server);
+    auto s = pair.client.shutdown();
+    REQUIRE_FALSE(s.has_value());
+    CHECK(s.error().contains(ERR_LIB_SSL, SSL_R_SHUTDOWN_WHILE_IN_INIT));
+  }
+  CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("peer_certificate and peer_cert_chain on both sides of a three-level chain") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    Connection c = connect(Config{.version = v, .client_cert = true});
+    const Pki& p = pki();
+
+    auto leaf = c.pair.client.peer_certificate();
+    REQUIRE(leaf);
+    CHECK(*leaf == p.server.cert);
+    auto chain = c.pair.client.peer_cert_chain();
+    REQUIRE(chain);
+    REQUIRE(chain->size() == 2);  // client side: leaf + intermediate
+    CHECK((*chain)[0] == p.server.cert);
+    CHECK((*chain)[1] == p.intermediate.cert());
+
+    auto client_leaf = c.pair.server.peer_certificate();
+    REQUIRE(client_leaf);
+    CHECK(*client_leaf == p.client.cert);
+    auto server_view = c.pair.server.peer_cert_chain();
+    REQUIRE(server_view);
+    REQUIRE(server_view->size() == 1);  // server side: OpenSSL omits the client leaf
+    CHECK((*server_view)[0] == p.intermediate.cert());
+  }
+}
+
+TEST_CASE("no peer certificate before the handshake or when the client sends none") {
+  Contexts ctx = make_contexts(Config{});
+  Pair pair = make_pair(ctx.client, ctx.server);
+  CHECK_FALSE(pair.client.peer_certificate());
+  CHECK_FALSE(pair.client.peer_cert_chain());
+  REQUIRE(complete_handshake(pair).ok);
+  CHECK_FALSE(pair.server.peer_certificate());
+  CHECK_FALSE(pair.server.peer_cert_chain());
+}
+
+TEST_CASE("client certificates: required and missing fails, required and present passes") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    Contexts ctx = make_contexts(Config{.version = v, .client_cert = true});
+    SUBCASE("present") {
+      Pair pair = connect(ctx);
+      CHECK(pair.server.verify_result().ok());
+    }
+    SUBCASE("missing") {
+      auto bare = make_contexts(Config{.version = v});
+      Contexts mixed{bare.client, ctx.server};
+      Pair pair = make_pair(mixed.client, mixed.server);
+      const HandshakeOutcome out = complete_handshake(pair);
+      CHECK_FALSE(out.ok);
+      REQUIRE(out.server_error);
+      CHECK(*out.server_error == SslIoError::Kind::Ssl);
+      CHECK(
+          out.server_error->stack().contains(ERR_LIB_SSL, SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE));
+    }
+  }
+}
+
+TEST_CASE("no version overlap fails the handshake on both sides") {
+  Contexts ctx = make_contexts(Config{.version = TlsVersion::Tls12});
+  REQUIRE(ctx.server.set_min_proto_version(TlsVersion::Tls13).has_value());
+  REQUIRE(ctx.server.set_max_proto_version(TlsVersion::Tls13).has_value());
+  Pair pair = make_pair(ctx.client, ctx.server);
+  const HandshakeOutcome out = complete_handshake(pair);
+  CHECK_FALSE(out.ok);
+  REQUIRE(out.server_error);
+  CHECK(out.server_error->stack().contains(ERR_LIB_SSL, SSL_R_UNSUPPORTED_PROTOCOL));
+}
+
+TEST_CASE("macro APIs go through SSL_CTRL codes and read back what was set") {
+  SslCtx ctx = SslCtx::create().value();
+  CHECK(ctx.min_proto_version() == TlsVersion::Tls12);  // ossl's default floor
+  CHECK(ctx.max_proto_version() == std::nullopt);
+
+  struct VersionCase {
+    TlsVersion min, max;
+  };
+  for (auto c : {VersionCase{TlsVersion::Tls12, TlsVersion::Tls12},
+                 VersionCase{TlsVersion::Tls12, TlsVersion::Tls13},
+                 VersionCase{TlsVersion::Tls13, TlsVersion::Tls13}}) {
+    REQUIRE(ctx.set_min_proto_version(c.min).has_value());
+    REQUIRE(ctx.set_max_proto_version(c.max).has_value());
+    CHECK(ctx.min_proto_version() == c.min);
+    CHECK(ctx.max_proto_version() == c.max);
+  }
+
+  for (auto mode : {SessionCacheMode::OFF, SessionCacheMode::CLIENT, SessionCacheMode::BOTH,
+                    SessionCacheMode::SERVER | SessionCacheMode::NO_INTERNAL}) {
+    ctx.set_session_cache_mode(mode);
+    CHECK(ctx.session_cache_mode() == mode);
+  }
+  ctx.set_session_cache_mode(SessionCacheMode::SERVER);
+  ctx.disable_session_cache();
+  CHECK(ctx.session_cache_mode() == SessionCacheMode::OFF);
+
+  ctx.set_session_cache_size(123);
+  CHECK(ctx.session_cache_size() == 123);
+
+  CHECK((ctx.mode() & SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER) != 0);
+  ctx.set_mode(SSL_MODE_RELEASE_BUFFERS);
+  CHECK((ctx.mode() & SSL_MODE_RELEASE_BUFFERS) != 0);
+
+  ctx.set_options(SSL_OP_NO_RENEGOTIATION);
+  CHECK((ctx.options() & SSL_OP_NO_RENEGOTIATION) != 0);
+  ctx.clear_options(SSL_OP_NO_RENEGOTIATION);
+  CHECK((ctx.options() & SSL_OP_NO_RENEGOTIATION) == 0);
+
+  ctx.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
+  CHECK(ctx.verify_mode() == (SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT));
+
+  REQUIRE(ctx.set_num_tickets(3).has_value());
+  CHECK(ctx.num_tickets() == 3);
+
+  const Pki& p = pki();
+  REQUIRE(ctx.use_certificate(p.server.cert).has_value());
+  CHECK(ctx.certificate() == p.server.cert);
+  REQUIRE(ctx.add_chain_cert(p.intermediate.cert()).has_value());
+  auto chain = ctx.chain_certs();
+  REQUIRE(chain.size() == 1);
+  CHECK(chain[0] == p.intermediate.cert());
+
+  auto ssl = ctx.new_ssl().value();
+  REQUIRE(ssl.set_hostname("example.com").has_value());
+  CHECK(ssl.hostname() == "example.com"sv);
+}
+
+TEST_CASE("set_groups_list decides the negotiated group") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    Contexts ctx = make_contexts(Config{.version = v});
+    REQUIRE(ctx.client.set_groups_list("P-256").has_value());
+    Pair pair = connect(ctx);
+    CHECK(pair.client.group_name() == "secp256r1");
+  }
+  SslCtx ctx = SslCtx::new_client().value();
+  auto bad = ctx.set_groups_list("no-such-group");
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().to_string().find("no-such-group") != std::string::npos);
+  CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("bad input to contexts and connections is a clear error and leaves the queue empty") {
+  const Pki& p = pki();
+  SslCtx ctx = SslCtx::new_server().value();
+  struct Case {
+    const char* name;
+    Result<void> result;
+    const char* expect;  // must appear in the error text
+  };
+  auto ssl = SslCtx::new_client().value().new_ssl().value();
+  Case cases[] = {
+      {"unknown cipher", ctx.set_cipher_list("NOT-A-CIPHER"), "NOT-A-CIPHER"},
+      {"cipher with NUL", ctx.set_cipher_list("AES128\0-SHA"sv), "embedded NUL byte at offset 6"},
+      {"unknown ciphersuite", ctx.set_ciphersuites("TLS_FAKE_SHA256"), "TLS_FAKE_SHA256"},
+      {"hostname with NUL", ssl.set_hostname("local\0host"sv), "embedded NUL"},
+      {"empty hostname", ssl.set_hostname(""), "empty host name"},
+      {"IP literal as SNI", ssl.set_hostname("127.0.0.1"), "is an IP address"},
+      {"overlong hostname", ssl.set_hostname(std::string(256, 'a')), "longer than 255"},
+      {"verify host with NUL", ssl.set_verify_hostname("a\0b"sv), "embedded NUL"},
+      {"missing CA file", ctx.load_verify_file("/nonexistent/ca.pem"), "/nonexistent/ca.pem"},
+      {"session id context too long", ctx.set_session_id_context(std::string(33, 'x')),
+       "exceeds the limit of 32"},
+  };
+  for (auto& c : cases) {
+    CAPTURE(c.name);
+    REQUIRE_FALSE(c.result.has_value());
+    CHECK_MESSAGE(c.result.error().to_string().find(c.expect) != std::string::npos,
+                  c.result.error().to_string());
+  }
+  CHECK(ERR_peek_error() == 0);
+
+  SUBCASE("a key that does not match the certificate") {
+    REQUIRE(ctx.use_certificate(p.server.cert).has_value());
+    auto r = ctx.use_private_key(p.client.key);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().contains(ERR_LIB_X509, X509_R_KEY_VALUES_MISMATCH));
+    CHECK(ERR_peek_error() == 0);
+  }
+  SUBCASE("check_private_key without a key") {
+    REQUIRE(ctx.use_certificate(p.server.cert).has_value());
+    auto r = ctx.check_private_key();
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().to_string().find("certificate and key do not match") != std::string::npos);
+    CHECK(ERR_peek_error() == 0);
+  }
+}
+
+TEST_CASE("errors never leak between calls: the queue is cleared before I/O and drained after") {
+  Connection c = connect(Config{});
+  ERR_raise_data(ERR_LIB_SSL, SSL_R_BAD_LENGTH, "stale error from unrelated code");
+  REQUIRE(ERR_peek_error() != 0);
+  char buf[8];
+  auto r = c.pair.server.read(buf);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error() == SslIoError::Kind::WantRead);  // not misread as an SSL error
+  CHECK(ERR_peek_error() == 0);
+
+  // A failing call drains its records into the error: none stay queued.
+  auto fail = SslCtx::new_server().value().set_cipher_list("BOGUS");
+  REQUIRE_FALSE(fail.has_value());
+  CHECK_FALSE(fail.error().empty());
+  CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("adopt, share and release hand raw pointers across the boundary") {
+  SUBCASE("adopt takes over the caller's reference") {
+    SSL_CTX* raw = SSL_CTX_new(TLS_client_method());
+    REQUIRE(raw != nullptr);
+    auto ctx = SslCtx::adopt(raw);  // raw is not freed by the caller
+    REQUIRE(ctx.has_value());
+    CHECK(ctx->native_handle() == raw);
+    CHECK(ctx->new_ssl().has_value());
+  }
+  SUBCASE("share adds a reference; the caller still frees its own") {
+    SSL_CTX* raw = SSL_CTX_new(TLS_server_method());
+    REQUIRE(raw != nullptr);
+    auto ctx = SslCtx::share(raw);
+    REQUIRE(ctx.has_value());
+    SSL_CTX_free(raw);
+    CHECK(ctx->new_ssl().has_value());  // still alive through our reference
+  }
+  SUBCASE("release gives the pointer back") {
+    SslCtx ctx = SslCtx::new_client().value();
+    SSL_CTX* raw = ctx.release();
+    CHECK_FALSE(ctx);
+    SSL_CTX_free(raw);
+  }
+  SUBCASE("adopting an existing SSL") {
+    SslCtx ctx = SslCtx::new_client().value();
+    auto ssl = Ssl::adopt(SSL_new(ctx.native_handle()));
+    REQUIRE(ssl.has_value());
+    CHECK_FALSE(ssl->is_server());
+  }
+  SUBCASE("null pointers are errors naming the type") {
+    auto a = SslCtx::adopt(nullptr);
+    REQUIRE_FALSE(a.has_value());
+    CHECK(a.error().to_string().find("SslCtx::adopt: null pointer") != std::string::npos);
+    auto b = SslCtx::share(nullptr);
+    REQUIRE_FALSE(b.has_value());
+    CHECK(b.error().to_string().find("SslCtx::share: null pointer") != std::string::npos);
+    auto c = Ssl::adopt(nullptr);
+    REQUIRE_FALSE(c.has_value());
+    CHECK(c.error().to_string().find("Ssl::adopt: null pointer") != std::string::npos);
+    CHECK(ERR_peek_error() == 0);
+  }
+}
+
+TEST_CASE("set_verify_hostname checks DNS names and IP literals per connection") {
+  struct Case {
+    const char* host;
+    bool ok;
+  };
+  for (auto c : {Case{"localhost", true}, Case{"127.0.0.1", true}, Case{"example.com", false},
+                 Case{"127.0.0.2", false}}) {
+    CAPTURE(c.host);
+    Contexts ctx = make_contexts(Config{});
+    Pair pair = make_pair(ctx.client, ctx.server);
+    REQUIRE(pair.client.set_verify_hostname(c.host).has_value());
+    const HandshakeOutcome out = complete_handshake(pair);
+    CHECK(out.ok == c.ok);
+    if (!c.ok) {
+      CHECK(pair.client.verify_result().code ==
+            (std::string_view(c.host).find('.') != std::string_view::npos &&
+                     std::isdigit(static_cast<unsigned char>(c.host[0]))
+                 ? X509_V_ERR_IP_ADDRESS_MISMATCH
+                 : X509_V_ERR_HOSTNAME_MISMATCH));
+    }
+  }
+}

@@ -1,0 +1,78 @@
+// Test support: the one helper chain every handshake test goes through.
+//   make_contexts(config) -> make_pair(client_ctx, server_ctx)
+//   -> complete_handshake(pair, round cap) -> connect(contexts, session)
+#pragma once
+
+#include <ossl/ossl.hpp>
+#include <ossl/testing/certs.hpp>
+
+#include <optional>
+#include <string>
+
+namespace ossl_test {
+
+using namespace ossl;
+
+/// A shared in-memory PKI: root -> intermediate -> server leaf ("localhost",
+/// 127.0.0.1) and client leaf, generated once per test binary.
+struct Pki {
+  testing::TestCa root;
+  testing::TestCa intermediate;
+  testing::Identity server;  ///< chain = {intermediate}
+  testing::Identity client;  ///< chain = {intermediate}
+};
+const Pki& pki();
+
+/// A client and a server connection joined by a BIO pair, in connect/accept state.
+struct Pair {
+  Ssl client;
+  Ssl server;
+};
+Pair make_pair(const SslCtx& client_ctx, const SslCtx& server_ctx, std::size_t bio_buffer = 0);
+
+/// What complete_handshake() saw.
+struct HandshakeOutcome {
+  bool ok = false;
+  int rounds = 0;
+  std::optional<SslIoError> client_error;  ///< last non-success result of the client
+  std::optional<SslIoError> server_error;  ///< last non-success result of the server
+  /// "client: ...; server: ..." for failure messages.
+  [[nodiscard]] std::string describe() const;
+};
+
+/// Drives both sides until both finish, one fails, or `max_rounds` pass (a stall).
+/// Never spins.
+HandshakeOutcome complete_handshake(Pair& pair, int max_rounds = 32);
+
+/// Settings for the contexts of a test connection.
+struct Config {
+  TlsVersion version = TlsVersion::Tls13;  ///< pinned as min and max on both sides
+  bool verify_server = true;               ///< client: PEER, trusts the root, checks "localhost"
+  bool client_cert = false;  ///< server requires a client certificate; client sends one
+};
+
+struct Contexts {
+  SslCtx client;
+  SslCtx server;
+};
+Contexts make_contexts(const Config& config);
+
+/// A handshaken pair plus the contexts it came from.
+struct Connection {
+  Contexts ctx;
+  Pair pair;
+};
+/// Connects a new pair from `ctx` (offering `session` when given) and REQUIREs that
+/// the handshake succeeds, reporting both sides' errors otherwise.
+Pair connect(const Contexts& ctx, const std::optional<SslSession>& session = std::nullopt);
+/// make_contexts(config) then connect().
+Connection connect(const Config& config);
+
+/// Client-side read that lets the client process post-handshake messages (TLS 1.3
+/// tickets) and REQUIREs that no application data was waiting.
+void read_tickets(Ssl& client);
+
+/// Both TLS versions, for DOCTEST_VALUE_PARAMETERIZED_DATA style loops.
+inline constexpr TlsVersion kVersions[] = {TlsVersion::Tls12, TlsVersion::Tls13};
+
+}  // namespace ossl_test
