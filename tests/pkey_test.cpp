@@ -121,6 +121,15 @@ TEST_CASE("Pkey copies share one EVP_PKEY and free it once") {
     CHECK(b.bits() == 256);
   }
   CHECK(frees == 1);
+  EVP_PKEY* raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  REQUIRE(raw != nullptr);
+  auto shared = Pkey<Private>::share(raw);
+  EVP_PKEY_free(raw);
+  REQUIRE(shared.has_value());
+  CHECK(shared->type_name() == "ED25519");
+  EVP_PKEY* released = shared->release();
+  CHECK_FALSE(*shared);
+  EVP_PKEY_free(released);
   Pkey<Public> empty;
   CHECK(empty.bits() == 0);
   CHECK_FALSE(empty.to_der().has_value());

@@ -6,6 +6,8 @@
 #include <doctest/doctest.h>
 #include <openssl/err.h>
 
+#include <chrono>
+
 using namespace ossl;
 using namespace ossl_test;
 
@@ -37,6 +39,9 @@ TEST_CASE("TLS 1.2: the session is resumable right after the handshake and resum
   CHECK(session->protocol_version() == TlsVersion::Tls12);
   CHECK(session->cipher_name() == first.client.cipher_name());
   CHECK(session->timeout().count() > 0);
+  const auto age = SslSession::Clock::now() - session->time();
+  CHECK(age >= std::chrono::seconds(-2));
+  CHECK(age < std::chrono::seconds(60));
   CHECK_FALSE(session->id().empty());
   // No servername callback: the server does not acknowledge SNI, so OpenSSL records
   // no hostname in the session on either side.
@@ -155,6 +160,12 @@ TEST_CASE("bad session input is a clear error") {
     CHECK(r.error().to_string().find(c.expect) != std::string::npos);
     CHECK(ERR_peek_error() == 0);
   }
+  SSL_SESSION* raw = SSL_get1_session(pair.client.native_handle());
+  REQUIRE(raw != nullptr);
+  auto shared = SslSession::share(raw);  // adds a reference; ours is still ours
+  SSL_SESSION_free(raw);
+  REQUIRE(shared.has_value());
+  CHECK(shared->is_resumable());
   auto null = SslSession::adopt(nullptr);
   REQUIRE_FALSE(null.has_value());
   CHECK(null.error().to_string().find("SslSession::adopt: null pointer") != std::string::npos);

@@ -545,3 +545,45 @@ TEST_CASE("set_verify_hostname checks DNS names and IP literals per connection")
     }
   }
 }
+
+TEST_CASE("pending counts decrypted bytes not yet read") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    Connection c = connect(Config{.version = v});
+    REQUIRE(c.pair.client.write("0123456789"sv).value() == 10);
+    CHECK(c.pair.server.pending() == 0);  // nothing decrypted yet
+    char one[1];
+    REQUIRE(c.pair.server.read(one).value() == 1);
+    CHECK(c.pair.server.pending() == 9);
+  }
+}
+
+TEST_CASE("alpn_selected reports the protocol agreed through raw OpenSSL ALPN calls") {
+  // Mixing raw calls on native handles with the wrapper: ossl adds no state of its own.
+  static const unsigned char offer[] = "\x02h2\x08http/1.1";
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    Contexts ctx = make_contexts(Config{.version = v});
+    // SSL_CTX_set_alpn_protos returns 0 on success (inverted convention).
+    REQUIRE(SSL_CTX_set_alpn_protos(ctx.client.native_handle(), offer, sizeof offer - 1) == 0);
+    SSL_CTX_set_alpn_select_cb(
+        ctx.server.native_handle(),
+        [](SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+           unsigned int inlen, void*) {
+          static const unsigned char pref[] = "\x08http/1.1";
+          unsigned char* sel = nullptr;
+          if (SSL_select_next_proto(&sel, outlen, pref, sizeof pref - 1, in, inlen) !=
+              OPENSSL_NPN_NEGOTIATED) {
+            return SSL_TLSEXT_ERR_NOACK;
+          }
+          *out = sel;
+          return SSL_TLSEXT_ERR_OK;
+        },
+        nullptr);
+    Pair pair = connect(ctx);
+    CHECK(pair.client.alpn_selected() == "http/1.1");
+    CHECK(pair.server.alpn_selected() == "http/1.1");
+  }
+  Connection none = connect(Config{});
+  CHECK(none.pair.client.alpn_selected().empty());
+}

@@ -134,6 +134,12 @@ TEST_CASE("X509 copies share one certificate and free it once") {
     CHECK(frees == 0);
   }
   CHECK(frees == 1);
+  ::X509* raw = X509_dup(pki().root.cert().native_handle());
+  auto shared = ossl::X509::share(raw);  // adds a reference; the caller frees its own
+  X509_free(raw);
+  REQUIRE(shared.has_value());
+  CHECK(*shared == pki().root.cert());
+  CHECK_FALSE(ossl::X509::share(nullptr).has_value());
   ossl::X509 empty;
   CHECK_FALSE(empty.to_pem().has_value());
   CHECK(empty.subject_name().error().to_string().find("empty X509") != std::string::npos);
