@@ -75,25 +75,42 @@ Result<Contexts> make_contexts(const ossl::testing::Identity& id, const ossl::X5
   return Contexts{std::move(*client), std::move(*server)};
 }
 
+struct Pair {
+  ossl::Ssl client;
+  ossl::Ssl server;
+};
+
+// A client and a server connection joined by a BIO pair; the client sends SNI and
+// checks that the server is "localhost". Runs the handshake (offering `session`).
+Result<Pair> connect_in_memory(const ossl::SslCtx& client_ctx, const ossl::SslCtx& server_ctx,
+                               const std::optional<ossl::SslSession>& session = std::nullopt) {
+  auto client = client_ctx.new_ssl();
+  if (!client) return client.error();
+  auto server = server_ctx.new_ssl();
+  if (!server) return server.error();
+  auto bios = ossl::Bio::new_bio_pair();
+  if (!bios) return bios.error();
+  client->set_bio_duplex(std::move(bios->first));
+  server->set_bio_duplex(std::move(bios->second));
+  client->set_connect_state();
+  server->set_accept_state();
+  if (auto r = client->set_hostname("localhost"); !r) return r.error();  // SNI
+  if (auto r = client->set_verify_hostname("localhost"); !r) return r.error();
+  if (session) {
+    if (auto r = client->set_session(*session); !r) return r.error();
+  }
+  if (auto r = handshake(*client, *server); !r) return r.error();
+  return Pair{std::move(*client), std::move(*server)};
+}
+
 // Part 1: in-memory, then a resumed second connection.
 Result<void> in_memory(const Contexts& ctx) {
   std::optional<ossl::SslSession> saved;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto client = ctx.client.new_ssl();
-    auto server = ctx.server.new_ssl();
-    auto bios = ossl::Bio::new_bio_pair();
-    if (!client || !server || !bios) return ossl::ErrorStack::message("setup failed");
-    client->set_bio_duplex(std::move(bios->first));
-    server->set_bio_duplex(std::move(bios->second));
-    client->set_connect_state();
-    server->set_accept_state();
-    if (auto r = client->set_hostname("localhost"); !r) return r;
-    if (auto r = client->set_verify_hostname("localhost"); !r) return r;
-    if (saved) {
-      if (auto r = client->set_session(*saved); !r) return r;
-    }
-    if (auto r = handshake(*client, *server); !r) return r;
-
+    auto pair = connect_in_memory(ctx.client, ctx.server, saved);
+    if (!pair) return pair.error();
+    ossl::Ssl* client = &pair->client;
+    ossl::Ssl* server = &pair->server;
     if (auto w = client->write(std::string_view("ping")); !w) return to_error_stack(w.error());
     char buf[4];
     auto n = server->read(buf);
@@ -202,17 +219,9 @@ SSL_CTX* legacy_make_client_ctx(X509* trusted_root) {
 Result<void> adopt_raw(const Contexts& ctx, const ossl::X509& root) {
   auto adopted = ossl::SslCtx::adopt(legacy_make_client_ctx(root.native_handle()));
   if (!adopted) return adopted.error();
-  auto client = adopted->new_ssl();
-  auto server = ctx.server.new_ssl();
-  auto bios = ossl::Bio::new_bio_pair();
-  if (!client || !server || !bios) return ossl::ErrorStack::message("setup failed");
-  client->set_bio_duplex(std::move(bios->first));
-  server->set_bio_duplex(std::move(bios->second));
-  client->set_connect_state();
-  server->set_accept_state();
-  if (auto r = client->set_verify_hostname("localhost"); !r) return r;
-  if (auto r = handshake(*client, *server); !r) return r;
-  report("[3] a raw SSL_CTX* from existing code, adopted by ossl::SslCtx::adopt", *client);
+  auto pair = connect_in_memory(*adopted, ctx.server);
+  if (!pair) return pair.error();
+  report("[3] a raw SSL_CTX* from existing code, adopted by ossl::SslCtx::adopt", pair->client);
   return {};
 }
 
