@@ -63,7 +63,12 @@ ErrorStack ErrorStack::drain() {
     ErrorRecord rec;
     rec.code = code;
     if (const char* lib = ERR_lib_error_string(code)) rec.library = lib;
-    if (const char* reason = ERR_reason_error_string(code)) {
+    if (ERR_GET_LIB(code) == ERR_LIB_USER && data != nullptr && (flags & ERR_TXT_STRING) != 0) {
+      // Raised by ossl itself from inside an OpenSSL callback: the text is the reason.
+      rec.library = "ossl";
+      rec.reason = data;
+      data = nullptr;
+    } else if (const char* reason = ERR_reason_error_string(code)) {
       rec.reason = reason;
     } else if (ERR_SYSTEM_ERROR(code)) {
       rec.library = "system";

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <memory>
 
 namespace ossl {
 
@@ -48,6 +49,81 @@ Result<SslCtx> new_ctx(const SSL_METHOD* method, const char* what) {
   if (auto ok = ctx->set_min_proto_version(TlsVersion::Tls12); !ok) return std::move(ok).error();
   ctx->set_mode(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   return ctx;
+}
+
+// Server ALPN state, owned by the SSL_CTX through an ex_data slot whose free
+// callback deletes it: it lives exactly as long as the context, copies included.
+struct AlpnServerConfig {
+  std::vector<unsigned char> wire;  // preference order (used when no selector)
+  AlpnSelector selector;
+  AlpnMismatch on_mismatch = AlpnMismatch::Fail;
+};
+
+int alpn_config_index() {
+  static const int index = SSL_CTX_get_ex_new_index(
+      0, nullptr, nullptr, nullptr, [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+        delete static_cast<AlpnServerConfig*>(ptr);
+      });
+  return index;
+}
+
+// SSL_CTX_alpn_select_cb_func. `in` is the client's list, already validated by
+// OpenSSL; *out must point into memory that outlives the call: the client's list
+// or our config (owned by the context).
+int alpn_select(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void* arg) {
+  const auto* cfg = static_cast<const AlpnServerConfig*>(arg);
+  const int mismatch =
+      cfg->on_mismatch == AlpnMismatch::Fail ? SSL_TLSEXT_ERR_ALERT_FATAL : SSL_TLSEXT_ERR_NOACK;
+  if (cfg->selector) {
+    auto offered = alpn_decode(std::as_bytes(std::span(in, inlen)));
+    if (!offered) return SSL_TLSEXT_ERR_ALERT_FATAL;
+    std::optional<std::string_view> pick;
+#if defined(__cpp_exceptions)
+    try {
+      pick = cfg->selector(*offered);
+    } catch (...) {  // an exception must not unwind through OpenSSL's C frames
+      return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+#else
+    pick = cfg->selector(*offered);
+#endif
+    if (!pick) return mismatch;
+    for (std::string_view name : *offered) {
+      if (name == *pick) {
+        *out = reinterpret_cast<const unsigned char*>(name.data());
+        *outlen = static_cast<unsigned char>(name.size());
+        return SSL_TLSEXT_ERR_OK;
+      }
+    }
+    return SSL_TLSEXT_ERR_ALERT_FATAL;  // the selector named a protocol nobody offered
+  }
+  unsigned char* selected = nullptr;
+  unsigned char selected_len = 0;
+  // SSL_select_next_proto walks its first list (ours) in order and returns the first
+  // protocol the client also offers: server preference. On no overlap it still sets
+  // `selected` (to the client's first), which must not be used.
+  if (SSL_select_next_proto(&selected, &selected_len, cfg->wire.data(),
+                            static_cast<unsigned int>(cfg->wire.size()), in,
+                            inlen) == OPENSSL_NPN_NEGOTIATED) {
+    *out = selected;
+    *outlen = selected_len;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  return mismatch;
+}
+
+Result<void> install_alpn_config(SSL_CTX* ctx, std::unique_ptr<AlpnServerConfig> cfg,
+                                 const char* what) {
+  const int index = alpn_config_index();
+  if (index < 0) return detail::failure(what);
+  auto* old = static_cast<AlpnServerConfig*>(SSL_CTX_get_ex_data(ctx, index));
+  if (auto ok = detail::check_positive(SSL_CTX_set_ex_data(ctx, index, cfg.get()), what); !ok) {
+    return ok;
+  }
+  SSL_CTX_set_alpn_select_cb(ctx, alpn_select, cfg.release());  // now owned by ex_data
+  delete old;
+  return {};
 }
 
 }  // namespace
@@ -266,6 +342,48 @@ std::uint64_t SslCtx::options() const noexcept {
   return *this ? SSL_CTX_get_options(native_handle()) : 0;
 }
 
+Result<void> SslCtx::set_alpn_protos(std::span<const std::byte> wire) {
+  if (!*this) return empty_error("set_alpn_protos");
+  if (auto names = alpn_decode(wire); !names) {
+    return std::move(names).error().with_context("SslCtx::set_alpn_protos");
+  }
+  // Inverted convention: SSL_CTX_set_alpn_protos returns 0 on success.
+  return detail::check_zero(
+      SSL_CTX_set_alpn_protos(native_handle(), reinterpret_cast<const unsigned char*>(wire.data()),
+                              static_cast<unsigned int>(wire.size())),
+      "SslCtx::set_alpn_protos");
+}
+
+Result<void> SslCtx::set_alpn_server_protocols(std::span<const std::byte> wire,
+                                               AlpnMismatch on_mismatch) {
+  if (!*this) return empty_error("set_alpn_server_protocols");
+  if (auto names = alpn_decode(wire); !names) {
+    return std::move(names).error().with_context("SslCtx::set_alpn_server_protocols");
+  }
+  auto cfg = std::make_unique<AlpnServerConfig>();
+  const auto* bytes = reinterpret_cast<const unsigned char*>(wire.data());
+  cfg->wire.assign(bytes, bytes + wire.size());
+  cfg->on_mismatch = on_mismatch;
+  return install_alpn_config(native_handle(), std::move(cfg), "SslCtx::set_alpn_server_protocols");
+}
+
+Result<void> SslCtx::set_alpn_select_callback(AlpnSelector selector, AlpnMismatch on_mismatch) {
+  if (!*this) return empty_error("set_alpn_select_callback");
+  if (!selector) return ErrorStack::message("SslCtx::set_alpn_select_callback: empty selector");
+  auto cfg = std::make_unique<AlpnServerConfig>();
+  cfg->selector = std::move(selector);
+  cfg->on_mismatch = on_mismatch;
+  return install_alpn_config(native_handle(), std::move(cfg), "SslCtx::set_alpn_select_callback");
+}
+
+Result<Ssl> SslCtx::new_ssl_for_host(std::string_view host, HostnameFlags flags) const {
+  auto ssl = new_ssl();
+  if (!ssl) return ssl;
+  ssl->set_connect_state();
+  if (auto ok = ssl->set_peer_host(host, flags); !ok) return std::move(ok).error();
+  return ssl;
+}
+
 Result<Ssl> SslCtx::new_ssl() const {
   if (!*this) return empty_error("new_ssl");
   auto raw = detail::check_ptr(SSL_new(native_handle()), "SslCtx::new_ssl");
@@ -327,6 +445,27 @@ Result<void> Ssl::set_verify_hostname(std::string_view host) {
     }
     return detail::check_positive(SSL_set1_host(native_handle(), s), what);
   });
+}
+
+Result<void> Ssl::set_peer_host(std::string_view host, HostnameFlags flags) {
+  if (!*this) return empty_error("set_peer_host");
+  if (host.find('\0') == std::string_view::npos && !is_ip_literal(host)) {
+    if (auto ok = set_hostname(host); !ok) return ok;  // SNI: DNS names only
+  }
+  set_verify_hostname_flags(flags);
+  return set_verify_hostname(host);
+}
+
+Result<void> Ssl::set_alpn_protos(std::span<const std::byte> wire) {
+  if (!*this) return empty_error("set_alpn_protos");
+  if (auto names = alpn_decode(wire); !names) {
+    return std::move(names).error().with_context("Ssl::set_alpn_protos");
+  }
+  // Inverted convention: SSL_set_alpn_protos returns 0 on success.
+  return detail::check_zero(
+      SSL_set_alpn_protos(native_handle(), reinterpret_cast<const unsigned char*>(wire.data()),
+                          static_cast<unsigned int>(wire.size())),
+      "Ssl::set_alpn_protos");
 }
 
 void Ssl::set_verify_hostname_flags(HostnameFlags flags) noexcept {

@@ -1,7 +1,9 @@
 // ossl: a thin RAII C++20 wrapper over OpenSSL 3's TLS objects. Includes everything.
 #pragma once
 
+#include <ossl/alpn.hpp>
 #include <ossl/bio.hpp>
+#include <ossl/builder.hpp>
 #include <ossl/error.hpp>
 #include <ossl/pkey.hpp>
 #include <ossl/result.hpp>

@@ -2,6 +2,7 @@
 // SSL, one connection).
 #pragma once
 
+#include <ossl/alpn.hpp>
 #include <ossl/bio.hpp>
 #include <ossl/detail/handle.hpp>
 #include <ossl/pkey.hpp>
@@ -14,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -36,6 +38,11 @@ struct HandleTraits<SSL> {
 }  // namespace detail
 
 class Ssl;
+
+/// A server's ALPN choice: given the protocols the client offered (in its order),
+/// returns one of them, or nullopt for "none acceptable". Must not throw.
+using AlpnSelector =
+    std::function<std::optional<std::string_view>(std::span<const std::string_view> offered)>;
 
 /// The certificate verification result of a connection (X509_V_* code).
 struct VerifyResult {
@@ -182,6 +189,32 @@ class SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   /// Returns the SSL_OP_* bits. (SSL_CTX_get_options)
   [[nodiscard]] std::uint64_t options() const noexcept;
 
+  /// Sets the protocols a client offers, in wire format (see alpn_encode()); the
+  /// buffer is validated first, so a bad length prefix is an error naming its offset.
+  /// (SSL_CTX_set_alpn_protos, which returns 0 on success)
+  [[nodiscard]] Result<void> set_alpn_protos(std::span<const std::byte> wire);
+
+  /// Makes a server pick ALPN by its own preference: `wire` (wire format) in order,
+  /// the first protocol the client also offers wins. When the client offers ALPN but
+  /// nothing matches, `on_mismatch` fails the handshake (no_application_protocol) or
+  /// continues without ALPN; a client that offers nothing is never refused. The list
+  /// lives with the context. (SSL_CTX_set_alpn_select_cb + SSL_select_next_proto)
+  [[nodiscard]] Result<void> set_alpn_server_protocols(
+      std::span<const std::byte> wire, AlpnMismatch on_mismatch = AlpnMismatch::Fail);
+
+  /// Makes a server pick ALPN with `selector`; a returned name the client did not
+  /// offer fails the handshake; nullopt is a mismatch handled as `on_mismatch` says.
+  /// The selector lives with the context and may run on several threads at once.
+  /// (SSL_CTX_set_alpn_select_cb)
+  [[nodiscard]] Result<void> set_alpn_select_callback(
+      AlpnSelector selector, AlpnMismatch on_mismatch = AlpnMismatch::Fail);
+
+  /// Creates a client connection for `host` in one call, so that SNI and the
+  /// certificate name check cannot be forgotten separately: new_ssl(),
+  /// set_connect_state() and Ssl::set_peer_host(host, flags).
+  [[nodiscard]] Result<Ssl> new_ssl_for_host(
+      std::string_view host, HostnameFlags flags = HostnameFlags::NO_PARTIAL_WILDCARDS) const;
+
   /// Creates a connection from this context; it keeps the context alive.
   /// SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER is set on it, so a write retried after
   /// WantWrite may pass the same bytes from a moved buffer. (SSL_new)
@@ -231,6 +264,16 @@ class Ssl : public detail::Owner<Ssl, SSL> {
   /// SANs). Verification must be on (SslVerifyMode::PEER) for this to matter.
   /// (SSL_set1_host, or X509_VERIFY_PARAM_set1_ip_asc for IP literals)
   [[nodiscard]] Result<void> set_verify_hostname(std::string_view host);
+  /// Prepares a client connection for `host`: sends SNI for a DNS name (never for an
+  /// IP literal, which RFC 6066 forbids), and requires the certificate to match the
+  /// name (or, for an IP literal, an IP SAN) under `flags`. Verification must be on.
+  /// (SSL_set_tlsext_host_name, SSL_set_hostflags, SSL_set1_host /
+  /// X509_VERIFY_PARAM_set1_ip_asc)
+  [[nodiscard]] Result<void> set_peer_host(
+      std::string_view host, HostnameFlags flags = HostnameFlags::NO_PARTIAL_WILDCARDS);
+  /// Sets the protocols this connection offers, in wire format (validated first).
+  /// (SSL_set_alpn_protos, which returns 0 on success)
+  [[nodiscard]] Result<void> set_alpn_protos(std::span<const std::byte> wire);
   /// Sets the matching flags for set_verify_hostname(). (SSL_set_hostflags)
   void set_verify_hostname_flags(HostnameFlags flags) noexcept;
   /// Sets how this connection verifies its peer. (SSL_set_verify)

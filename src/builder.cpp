@@ -1,0 +1,432 @@
+#include <ossl/builder.hpp>
+
+#include "internal.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <string>
+
+namespace ossl {
+
+namespace {
+
+template <Role R>
+constexpr const char* role_name() {
+  return std::same_as<R, Client> ? "SslCtxBuilder<Client>::" : "SslCtxBuilder<Server>::";
+}
+
+// Mozilla Server Side TLS 5.7 (https://wiki.mozilla.org/Security/Server_Side_TLS).
+constexpr std::string_view kMozillaSuites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+constexpr std::string_view kMozillaIntermediateCiphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
+constexpr std::string_view kMozillaGroups = "X25519:P-256:P-384";  // X25519, prime256v1, secp384r1
+
+constexpr const char* kNoHostMessage =
+    "the connection names no host to check the server certificate against: create it "
+    "with SslCtx::new_ssl_for_host(), call Ssl::set_peer_host(), or give the builder "
+    "verify_hostname() (danger_skip_hostname_verification() turns this check off)";
+
+// Verify callback of builder-made client contexts: once the chain verified, a leaf
+// with no host (or IP) to match means the caller forgot the name check, which would
+// accept any valid certificate for any name. Fail instead, with an ossl record saying
+// what to do. Called by OpenSSL for each certificate, leaf (depth 0) last.
+int require_host(int preverify_ok, X509_STORE_CTX* store) {
+  if (preverify_ok != 1) return 0;
+  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(store);  // get0: the store's
+  if (X509_VERIFY_PARAM_get0_host(param, 0) != nullptr) return 1;
+  if (char* ip = X509_VERIFY_PARAM_get1_ip_asc(param); ip != nullptr) {  // get1: ours
+    OPENSSL_free(ip);
+    return 1;
+  }
+  X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+  ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", kNoHostMessage);
+  return 0;
+}
+
+bool is_ip(std::string_view host) {
+  auto r = detail::with_cstr(host, "ip", [](const char* s) -> Result<bool> {
+    ASN1_OCTET_STRING* ip = a2i_IPADDRESS(s);
+    ASN1_OCTET_STRING_free(ip);
+    return ip != nullptr;
+  });
+  detail::clear_error_queue();
+  return r && *r;
+}
+
+}  // namespace
+
+template <Role R>
+SslCtxBuilder<R> SslCtxBuilder<R>::create() {
+  SslCtxBuilder b;
+  auto ctx = std::same_as<R, Client> ? SslCtx::new_client() : SslCtx::new_server();
+  if (ctx) {
+    b.ctx_ = std::move(*ctx);
+    if constexpr (std::same_as<R, Client>) {
+      // Secure default: no partial wildcards ("f*.example.com") for any connection.
+      X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(b.ctx_.native_handle()),
+                                      HostnameFlags::NO_PARTIAL_WILDCARDS.bits());
+    }
+  } else {
+    b.fail("create", std::move(ctx).error());
+  }
+  return b;
+}
+
+template <Role R>
+void SslCtxBuilder<R>::fail(const char* name, ErrorStack error) {
+  if (!error_) error_ = std::move(error).with_context(std::string(role_name<R>()) + name);
+}
+
+template <Role R>
+template <class F>
+SslCtxBuilder<R>& SslCtxBuilder<R>::step(const char* name, F&& run) {
+  if (built_) {
+    fail(name, ErrorStack::message("step after build(): the builder is spent"));
+    return *this;
+  }
+  if (error_) return *this;  // the first failure wins; later steps do nothing
+  if (Result<void> r = run(); !r) fail(name, std::move(r).error());
+  return *this;
+}
+
+// ---------------------------------------------------------------------- both roles
+
+template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::min_proto_version(TlsVersion version) & {
+  return step("min_proto_version", [&] { return ctx_.set_min_proto_version(version); });
+}
+
+template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::max_proto_version(TlsVersion version) & {
+  return step("max_proto_version", [&] { return ctx_.set_max_proto_version(version); });
+}
+
+template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::cipher_list(std::string_view list) & {
+  return step("cipher_list", [&] { return ctx_.set_cipher_list(list); });
+}
+
+template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::ciphersuites(std::string_view list) & {
+  return step("ciphersuites", [&] { return ctx_.set_ciphersuites(list); });
+}
+
+template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::groups_list(std::string_view list) & {
+  return step("groups_list", [&] { return ctx_.set_groups_list(list); });
+}
+
+template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::session_cache_mode(SessionCacheMode mode) & {
+  return step("session_cache_mode", [&]() -> Result<void> {
+    ctx_.set_session_cache_mode(mode);
+    return {};
+  });
+}
+
+template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::alpn_protocols(std::span<const std::byte> wire) & {
+  return step("alpn_protocols", [&]() -> Result<void> {
+    if (auto names = alpn_decode(wire); !names) return std::move(names).error();
+    alpn_.emplace(wire.begin(), wire.end());
+    return {};
+  });
+}
+
+template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::alpn_protocols(std::string_view wire) & {
+  return alpn_protocols(detail::as_bytes(wire));
+}
+
+template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::alpn_protos_list(std::span<const std::string_view> names) & {
+  return step("alpn_protos_list", [&]() -> Result<void> {
+    auto wire = alpn_encode(names);
+    if (!wire) return std::move(wire).error();
+    alpn_ = std::move(*wire);
+    return {};
+  });
+}
+
+template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::mozilla_modern() & {
+  return step("mozilla_modern", [&]() -> Result<void> {
+    if (auto r = ctx_.set_min_proto_version(TlsVersion::Tls13); !r) return r;
+    if (auto r = ctx_.set_max_proto_version(TlsVersion::Tls13); !r) return r;
+    if (auto r = ctx_.set_ciphersuites(kMozillaSuites); !r) return r;
+    ctx_.clear_options(SSL_OP_CIPHER_SERVER_PREFERENCE);  // "client chooses"
+    return ctx_.set_groups_list(kMozillaGroups);
+  });
+}
+
+template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::mozilla_intermediate() & {
+  return step("mozilla_intermediate", [&]() -> Result<void> {
+    if (auto r = ctx_.set_min_proto_version(TlsVersion::Tls12); !r) return r;
+    if (auto r = ctx_.set_max_proto_version(TlsVersion::Tls13); !r) return r;
+    if (auto r = ctx_.set_cipher_list(kMozillaIntermediateCiphers); !r) return r;
+    if (auto r = ctx_.set_ciphersuites(kMozillaSuites); !r) return r;
+    ctx_.clear_options(SSL_OP_CIPHER_SERVER_PREFERENCE);  // "client chooses"
+    return ctx_.set_groups_list(kMozillaGroups);
+  });
+}
+
+template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::private_key_impl(const Pkey<Private>& key) {
+  return step(kServer ? "private_key" : "client_key", [&]() -> Result<void> {
+    if (auto r = ctx_.use_private_key(key); !r) return r;
+    has_key_ = true;
+    return {};
+  });
+}
+
+template <Role R>
+Result<SslCtx> SslCtxBuilder<R>::build() & {
+  step("build", [&]() -> Result<void> {
+    if (has_cert_ != has_key_) {
+      return ErrorStack::message(has_cert_ ? "a certificate without its private key"
+                                           : "a private key without its certificate");
+    }
+    if (has_cert_) {
+      if (auto r = ctx_.check_private_key(); !r) return r;
+    }
+    if constexpr (kServer) {
+      if (!has_cert_) {
+        return ErrorStack::message("no certificate: call certificate() and private_key()");
+      }
+      if (verify_client_) {
+        if (!client_cas_given_) {
+          return ErrorStack::message(
+              "verify_client() needs the CAs to verify clients against: call client_ca_cert() "
+              "or client_ca_file()");
+        }
+        ctx_.set_verify(require_client_cert_
+                            ? SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT
+                            : SslVerifyMode::PEER);
+      }
+      if (!sid_ctx_set_) {
+        if (auto r = ctx_.set_session_id_context("ossl"); !r) return r;
+      }
+      if (alpn_selector_) {
+        if (auto r = ctx_.set_alpn_select_callback(alpn_selector_, alpn_mismatch_); !r) return r;
+      } else if (alpn_) {
+        if (auto r = ctx_.set_alpn_server_protocols(*alpn_, alpn_mismatch_); !r) return r;
+      }
+    } else {
+      if (verify_) {
+        if (!trust_given_ && !default_paths_loaded_) {
+          if (auto r = ctx_.set_default_verify_paths(); !r) return r;
+        }
+        SSL_CTX_set_verify(ctx_.native_handle(), SSL_VERIFY_PEER,
+                           require_hostname_ ? require_host : nullptr);
+      } else {
+        ctx_.set_verify(SslVerifyMode::NONE);
+      }
+      if (alpn_) {
+        if (auto r = ctx_.set_alpn_protos(*alpn_); !r) return r;
+      }
+    }
+    return {};
+  });
+  built_ = true;
+  if (error_) return *error_;
+  return std::move(ctx_);
+}
+
+// ---------------------------------------------------------------------- server only
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::certificate(const X509& cert) & requires kServer {
+  return step("certificate", [&]() -> Result<void> {
+    if (auto r = ctx_.use_certificate(cert); !r) return r;
+    has_cert_ = true;
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::add_chain_cert(const X509& cert) & requires kServer {
+  return step("add_chain_cert", [&] { return ctx_.add_chain_cert(cert); });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::check_private_key() & requires kServer {
+  return step("check_private_key", [&] { return ctx_.check_private_key(); });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::verify_client(bool require) & requires kServer {
+  return step("verify_client", [&]() -> Result<void> {
+    verify_client_ = true;
+    require_client_cert_ = require;
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::client_ca_cert(const X509& cert) & requires kServer {
+  return step("client_ca_cert", [&]() -> Result<void> {
+    if (auto r = ctx_.add_trusted_cert(cert); !r) return r;
+    // SSL_CTX_add_client_CA copies the name; `cert` stays the caller's.
+    if (auto r = detail::check_positive(
+            SSL_CTX_add_client_CA(ctx_.native_handle(), cert.native_handle()),
+            "SSL_CTX_add_client_CA");
+        !r) {
+      return r;
+    }
+    client_cas_given_ = true;
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::client_ca_file(std::string_view path) & requires kServer {
+  return step("client_ca_file", [&]() -> Result<void> {
+    if (auto r = ctx_.load_verify_file(path); !r) return r;
+    return detail::with_cstr(path, "client_ca_file", [&](const char* p) -> Result<void> {
+      // SSL_load_client_CA_file returns a new stack; SSL_CTX_set_client_CA_list takes it.
+      STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(p);
+      if (names == nullptr) {
+        return detail::failure("SSL_load_client_CA_file(\"" + std::string(path) + "\")");
+      }
+      SSL_CTX_set_client_CA_list(ctx_.native_handle(), names);
+      client_cas_given_ = true;
+      return {};
+    });
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::session_id_context(std::string_view context) & requires
+    kServer {
+  return step("session_id_context", [&]() -> Result<void> {
+    if (auto r = ctx_.set_session_id_context(context); !r) return r;
+    sid_ctx_set_ = true;
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::num_tickets(std::size_t count) & requires kServer {
+  return step("num_tickets", [&] { return ctx_.set_num_tickets(count); });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::alpn_on_mismatch(AlpnMismatch policy) & requires kServer {
+  return step("alpn_on_mismatch", [&]() -> Result<void> {
+    alpn_mismatch_ = policy;
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::alpn_select_callback(AlpnSelector selector) & requires
+    kServer {
+  return step("alpn_select_callback", [&]() -> Result<void> {
+    if (!selector) return ErrorStack::message("empty selector");
+    alpn_selector_ = std::move(selector);
+    return {};
+  });
+}
+
+// ---------------------------------------------------------------------- client only
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::default_ca_paths() & requires kClient {
+  return step("default_ca_paths", [&]() -> Result<void> {
+    if (auto r = ctx_.set_default_verify_paths(); !r) return r;
+    default_paths_loaded_ = true;
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::ca_bundle_file(std::string_view path) & requires kClient {
+  return step("ca_bundle_file", [&]() -> Result<void> {
+    if (auto r = ctx_.load_verify_file(path); !r) return r;
+    trust_given_ = true;
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::ca_cert(const X509& cert) & requires kClient {
+  return step("ca_cert", [&]() -> Result<void> {
+    if (auto r = ctx_.add_trusted_cert(cert); !r) return r;
+    trust_given_ = true;
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::verify_peer() & requires kClient {
+  return step("verify_peer", [&]() -> Result<void> {
+    verify_ = true;
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::verify_hostname(std::string_view host) & requires kClient {
+  return step("verify_hostname", [&]() -> Result<void> {
+    if (host.empty()) return ErrorStack::message("empty host");
+    // get0: the context's own parameters; connections copy them at SSL_new.
+    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx_.native_handle());
+    return detail::with_cstr(host, "verify_hostname", [&](const char* s) {
+      const std::string what = "verify_hostname(\"" + std::string(host) + "\")";
+      return is_ip(host) ? detail::check_positive(X509_VERIFY_PARAM_set1_ip_asc(param, s), what)
+                         : detail::check_positive(X509_VERIFY_PARAM_set1_host(param, s, 0), what);
+    });
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::verify_hostname_flags(HostnameFlags flags) & requires
+    kClient {
+  return step("verify_hostname_flags", [&]() -> Result<void> {
+    X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(ctx_.native_handle()), flags.bits());
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::client_cert(const X509& cert) & requires kClient {
+  return step("client_cert", [&]() -> Result<void> {
+    if (auto r = ctx_.use_certificate(cert); !r) return r;
+    has_cert_ = true;
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::client_chain_cert(const X509& cert) & requires kClient {
+  return step("client_chain_cert", [&] { return ctx_.add_chain_cert(cert); });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::danger_accept_invalid_certs() & requires kClient {
+  return step("danger_accept_invalid_certs", [&]() -> Result<void> {
+    verify_ = false;
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::danger_skip_hostname_verification() & requires kClient {
+  return step("danger_skip_hostname_verification", [&]() -> Result<void> {
+    require_hostname_ = false;
+    return {};
+  });
+}
+
+template class SslCtxBuilder<Client>;
+template class SslCtxBuilder<Server>;
+
+}  // namespace ossl

@@ -1,0 +1,793 @@
+#include <ossl/builder.hpp>  // first: proves the header is self-contained
+
+#include "support/handshake.hpp"
+
+#include <doctest/doctest.h>
+#include <openssl/err.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace ossl;
+using namespace ossl_test;
+using namespace std::literals;
+
+using ClientB = SslCtxBuilder<Client>;
+using ServerB = SslCtxBuilder<Server>;
+
+// ----------------------------------------------------------------- typestate
+// Each role-specific step is available on its role only; both directions, every step.
+#define ROLE_STEP(concept_name, call)                                                   \
+  template <class B>                                                                    \
+  concept concept_name = requires(B & b, const ossl::X509& c, const Pkey<Private>& k) { \
+    call;                                                                               \
+  };
+
+ROLE_STEP(HasCertificate, b.certificate(c))
+ROLE_STEP(HasAddChainCert, b.add_chain_cert(c))
+ROLE_STEP(HasPrivateKey, b.private_key(k))
+ROLE_STEP(HasCheckPrivateKey, b.check_private_key())
+ROLE_STEP(HasVerifyClient, b.verify_client(true))
+ROLE_STEP(HasClientCaCert, b.client_ca_cert(c))
+ROLE_STEP(HasClientCaFile, b.client_ca_file("ca.pem"))
+ROLE_STEP(HasSessionIdContext, b.session_id_context("x"))
+ROLE_STEP(HasNumTickets, b.num_tickets(1))
+ROLE_STEP(HasAlpnOnMismatch, b.alpn_on_mismatch(AlpnMismatch::Continue))
+ROLE_STEP(HasAlpnSelectCallback, b.alpn_select_callback(AlpnSelector()))
+ROLE_STEP(HasDefaultCaPaths, b.default_ca_paths())
+ROLE_STEP(HasCaBundleFile, b.ca_bundle_file("ca.pem"))
+ROLE_STEP(HasCaCert, b.ca_cert(c))
+ROLE_STEP(HasVerifyPeer, b.verify_peer())
+ROLE_STEP(HasVerifyHostname, b.verify_hostname("example.com"))
+ROLE_STEP(HasVerifyHostnameFlags, b.verify_hostname_flags(HostnameFlags::NONE))
+ROLE_STEP(HasClientCert, b.client_cert(c))
+ROLE_STEP(HasClientChainCert, b.client_chain_cert(c))
+ROLE_STEP(HasClientKey, b.client_key(k))
+ROLE_STEP(HasDangerAcceptInvalidCerts, b.danger_accept_invalid_certs())
+ROLE_STEP(HasDangerSkipHostname, b.danger_skip_hostname_verification())
+ROLE_STEP(HasMinProto, b.min_proto_version(TlsVersion::Tls12))
+ROLE_STEP(HasMaxProto, b.max_proto_version(TlsVersion::Tls13))
+ROLE_STEP(HasCipherList, b.cipher_list("x"))
+ROLE_STEP(HasCiphersuites, b.ciphersuites("x"))
+ROLE_STEP(HasSessionCacheMode, b.session_cache_mode(0))
+ROLE_STEP(HasAlpnProtocols, b.alpn_protocols("\x02h2"))
+ROLE_STEP(HasAlpnProtosList, b.alpn_protos_list({"h2"}))
+ROLE_STEP(HasBuild, b.build())
+
+#define SERVER_ONLY(C) static_assert(C<ServerB> && !C<ClientB>, #C " must be server-only")
+#define CLIENT_ONLY(C) static_assert(C<ClientB> && !C<ServerB>, #C " must be client-only")
+#define BOTH(C) static_assert(C<ClientB> && C<ServerB>, #C " must be on both builders")
+SERVER_ONLY(HasCertificate);
+SERVER_ONLY(HasAddChainCert);
+SERVER_ONLY(HasPrivateKey);
+SERVER_ONLY(HasCheckPrivateKey);
+SERVER_ONLY(HasVerifyClient);
+SERVER_ONLY(HasClientCaCert);
+SERVER_ONLY(HasClientCaFile);
+SERVER_ONLY(HasSessionIdContext);
+SERVER_ONLY(HasNumTickets);
+SERVER_ONLY(HasAlpnOnMismatch);
+SERVER_ONLY(HasAlpnSelectCallback);
+CLIENT_ONLY(HasDefaultCaPaths);
+CLIENT_ONLY(HasCaBundleFile);
+CLIENT_ONLY(HasCaCert);
+CLIENT_ONLY(HasVerifyPeer);
+CLIENT_ONLY(HasVerifyHostname);
+CLIENT_ONLY(HasVerifyHostnameFlags);
+CLIENT_ONLY(HasClientCert);
+CLIENT_ONLY(HasClientChainCert);
+CLIENT_ONLY(HasClientKey);
+CLIENT_ONLY(HasDangerAcceptInvalidCerts);
+CLIENT_ONLY(HasDangerSkipHostname);
+BOTH(HasMinProto);
+BOTH(HasMaxProto);
+BOTH(HasCipherList);
+BOTH(HasCiphersuites);
+BOTH(HasSessionCacheMode);
+BOTH(HasAlpnProtocols);
+BOTH(HasAlpnProtosList);
+BOTH(HasBuild);
+
+// A public key can never be a server's private key.
+template <class B>
+concept TakesPublicKey = requires(B& b, const Pkey<Public>& k) {
+  b.private_key(k);
+};
+static_assert(!TakesPublicKey<ServerB>);
+static_assert(!std::is_copy_constructible_v<ClientB>);
+
+// -------------------------------------------------------------------- helpers
+namespace {
+
+ServerB server_builder(TlsVersion v = TlsVersion::Tls13) {
+  const Pki& p = pki();
+  return ServerB::create()
+      .min_proto_version(v)
+      .max_proto_version(v)
+      .certificate(p.server.cert)
+      .add_chain_cert(p.intermediate.cert())
+      .private_key(p.server.key);
+}
+
+ClientB client_builder(TlsVersion v = TlsVersion::Tls13) {
+  return ClientB::create()
+      .min_proto_version(TlsVersion::Tls12)
+      .max_proto_version(v)
+      .ca_cert(pki().root.cert());
+}
+
+// make_pair -> set_peer_host -> complete_handshake.
+struct Outcome {
+  HandshakeOutcome handshake;
+  Pair pair;
+};
+Outcome handshake(const SslCtx& client, const SslCtx& server, std::string_view host = "localhost") {
+  Pair pair = make_pair(client, server);
+  if (!host.empty()) REQUIRE(pair.client.set_peer_host(host).has_value());
+  HandshakeOutcome out = complete_handshake(pair);
+  return Outcome{std::move(out), std::move(pair)};
+}
+
+std::string error_text(const std::optional<SslIoError>& e) {
+  return e ? e->to_string() : "";
+}
+
+}  // namespace
+
+// --------------------------------------------------------------------- fluency
+
+TEST_CASE("builders chain on temporaries and on named builders") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    auto server = server_builder(v).build();
+    REQUIRE_MESSAGE(server.has_value(), server.error().to_string());
+
+    // A temporary chain.
+    auto a = ClientB::create().ca_cert(pki().root.cert()).max_proto_version(v).build();
+    REQUIRE(a.has_value());
+    // A named builder, steps as statements.
+    auto named = ClientB::create();
+    named.ca_cert(pki().root.cert());
+    named.max_proto_version(v).min_proto_version(TlsVersion::Tls12);
+    auto b = named.build();
+    REQUIRE(b.has_value());
+    // A partial chain kept in a variable, finished later.
+    auto partial = ClientB::create().ca_cert(pki().root.cert());
+    auto c = std::move(partial).max_proto_version(v).build();
+    REQUIRE(c.has_value());
+
+    for (const SslCtx* ctx : {&*a, &*b, &*c}) {
+      Outcome o = handshake(*ctx, *server);
+      CHECK_MESSAGE(o.handshake.ok, o.handshake.describe());
+      CHECK(o.pair.client.version() == v);
+    }
+  }
+}
+
+TEST_CASE("the first failing step is kept with its name; later steps do nothing") {
+  auto builder = ClientB::create();
+  builder.min_proto_version(TlsVersion::Tls12)
+      .cipher_list("NOT-A-CIPHER")         // fails
+      .ca_bundle_file("/nonexistent.pem")  // would fail too, but must not run
+      .ciphersuites("ALSO-BOGUS");         // would fail too
+  REQUIRE(builder.error() != nullptr);
+  auto ctx = builder.build();
+  REQUIRE_FALSE(ctx.has_value());
+  const std::string text = ctx.error().to_string();
+  CHECK(ctx.error().context().starts_with("SslCtxBuilder<Client>::cipher_list"));
+  CHECK(text.find("NOT-A-CIPHER") != std::string::npos);
+  CHECK(ctx.error().contains(ERR_LIB_SSL, SSL_R_NO_CIPHER_MATCH));
+  CHECK(text.find("nonexistent") == std::string::npos);
+  CHECK(text.find("ALSO-BOGUS") == std::string::npos);
+  CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("a builder is spent after build(): later steps and builds are errors") {
+  auto builder = ClientB::create();
+  REQUIRE(builder.build().has_value());
+  builder.min_proto_version(TlsVersion::Tls13);
+  auto again = builder.build();
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.error().to_string().find("step after build()") != std::string::npos);
+}
+
+// -------------------------------------------------------------- secure defaults
+
+TEST_CASE("client defaults: TLS 1.2 floor, verification on, system trust store") {
+  auto ctx = ClientB::create().build().value();
+  CHECK(ctx.min_proto_version() == TlsVersion::Tls12);
+  CHECK(ctx.verify_mode() == SslVerifyMode::PEER);
+  CHECK(X509_VERIFY_PARAM_get_hostflags(SSL_CTX_get0_param(ctx.native_handle())) ==
+        X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  // Our test root is not in the system store: the server is not trusted.
+  auto server = server_builder().build().value();
+  Outcome o = handshake(ctx, server);
+  CHECK_FALSE(o.handshake.ok);
+  CHECK(o.pair.client.verify_result().code == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+}
+
+TEST_CASE("a client connection must name the host it expects") {
+  auto server = server_builder().build().value();
+  auto client = client_builder().build().value();
+  SUBCASE("no host: the handshake fails and says what to do") {
+    Outcome o = handshake(client, server, "");
+    CHECK_FALSE(o.handshake.ok);
+    REQUIRE(o.handshake.client_error);
+    CHECK(o.pair.client.verify_result().code == X509_V_ERR_APPLICATION_VERIFICATION);
+    CHECK_MESSAGE(error_text(o.handshake.client_error).find("names no host") != std::string::npos,
+                  error_text(o.handshake.client_error));
+  }
+  SUBCASE("new_ssl_for_host names it in one call") {
+    auto ssl = client.new_ssl_for_host("localhost").value();
+    auto srv = server.new_ssl().value();
+    auto bios = Bio::new_bio_pair().value();
+    ssl.set_bio_duplex(std::move(bios.first));
+    srv.set_bio_duplex(std::move(bios.second));
+    srv.set_accept_state();
+    Pair pair{std::move(ssl), std::move(srv)};
+    CHECK(complete_handshake(pair).ok);
+    CHECK(pair.server.hostname() == "localhost"sv);  // SNI was sent
+  }
+  SUBCASE("a context-level verify_hostname names it for every connection") {
+    auto pinned = client_builder().verify_hostname("localhost").build().value();
+    CHECK(handshake(pinned, server, "").handshake.ok);
+    auto wrong = client_builder().verify_hostname("example.com").build().value();
+    Outcome o = handshake(wrong, server, "");
+    CHECK_FALSE(o.handshake.ok);
+    CHECK(o.pair.client.verify_result().code == X509_V_ERR_HOSTNAME_MISMATCH);
+  }
+  SUBCASE("danger_skip_hostname_verification allows it, verifying the chain only") {
+    auto lax = client_builder().danger_skip_hostname_verification().build().value();
+    CHECK(handshake(lax, server, "").handshake.ok);
+  }
+}
+
+TEST_CASE("SNI is sent for DNS names and never for IP literals") {
+  auto server = server_builder().build().value();
+  auto client = client_builder().build().value();
+  Outcome dns = handshake(client, server, "localhost");
+  REQUIRE(dns.handshake.ok);
+  CHECK(dns.pair.server.hostname() == "localhost"sv);
+  Outcome ip = handshake(client, server, "127.0.0.1");
+  REQUIRE_MESSAGE(ip.handshake.ok, ip.handshake.describe());  // the IP SAN matched
+  CHECK_FALSE(ip.pair.server.hostname().has_value());
+  Outcome wrong_ip = handshake(client, server, "10.0.0.1");
+  CHECK_FALSE(wrong_ip.handshake.ok);
+  CHECK(wrong_ip.pair.client.verify_result().code == X509_V_ERR_IP_ADDRESS_MISMATCH);
+}
+
+TEST_CASE("danger_accept_invalid_certs turns verification off, loudly named") {
+  auto untrusting = ClientB::create().danger_accept_invalid_certs().build().value();
+  CHECK(untrusting.verify_mode() == SslVerifyMode::NONE);
+  auto server = server_builder().build().value();
+  CHECK(handshake(untrusting, server, "").handshake.ok);
+  // verify_peer() undoes it.
+  auto again = ClientB::create().danger_accept_invalid_certs().verify_peer().build().value();
+  CHECK(again.verify_mode() == SslVerifyMode::PEER);
+}
+
+TEST_CASE("trusted and untrusted chains; add_chain_cert supplies the intermediate") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    const Pki& p = pki();
+    auto client = client_builder(v).build().value();
+    CHECK(handshake(client, server_builder(v).build().value()).handshake.ok);
+
+    auto no_chain = ServerB::create()
+                        .max_proto_version(v)
+                        .certificate(p.server.cert)
+                        .private_key(p.server.key)
+                        .build()
+                        .value();
+    Outcome missing = handshake(client, no_chain);
+    CHECK_FALSE(missing.handshake.ok);
+    CHECK(missing.pair.client.verify_result().code == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+
+    auto other_root = testing::TestCa::create_root("another root").value();
+    auto stranger =
+        ClientB::create().max_proto_version(v).ca_cert(other_root.cert()).build().value();
+    Outcome untrusted = handshake(stranger, server_builder(v).build().value());
+    CHECK_FALSE(untrusted.handshake.ok);
+    REQUIRE(untrusted.handshake.client_error);
+    CHECK(untrusted.handshake.client_error->stack().contains(ERR_LIB_SSL,
+                                                             SSL_R_CERTIFICATE_VERIFY_FAILED));
+  }
+}
+
+TEST_CASE("server build() refuses incomplete or inconsistent configurations") {
+  const Pki& p = pki();
+  struct Case {
+    const char* name;
+    Result<SslCtx> result;
+    const char* expect;
+  };
+  Case cases[] = {
+      {"no certificate", ServerB::create().build(), "no certificate"},
+      {"certificate without key", ServerB::create().certificate(p.server.cert).build(),
+       "a certificate without its private key"},
+      {"key of another certificate",
+       ServerB::create().private_key(p.client.key).certificate(p.server.cert).build(),
+       "SslCtxBuilder<Server>::build"},
+      {"verify_client without CAs", server_builder().verify_client(true).build(),
+       "client_ca_cert() or client_ca_file()"},
+      {"client CA file missing", server_builder().client_ca_file("/nonexistent/ca.pem").build(),
+       "/nonexistent/ca.pem"},
+      {"session id context too long",
+       server_builder().session_id_context(std::string(40, 'x')).build(),
+       "exceeds the limit of 32"},
+  };
+  for (auto& c : cases) {
+    CAPTURE(c.name);
+    REQUIRE_FALSE(c.result.has_value());
+    CHECK_MESSAGE(c.result.error().to_string().find(c.expect) != std::string::npos,
+                  c.result.error().to_string());
+  }
+  CHECK(ERR_peek_error() == 0);
+}
+
+// ------------------------------------------------------------ client certificates
+
+TEST_CASE("client certificates: required/requested x present/absent") {
+  const Pki& p = pki();
+  struct Case {
+    const char* name;
+    bool require;
+    bool present;
+    bool ok;
+  };
+  for (TlsVersion v : kVersions) {
+    for (auto c : {Case{"required, present", true, true, true},
+                   Case{"required, missing", true, false, false},
+                   Case{"requested, present", false, true, true},
+                   Case{"requested, absent", false, false, true}}) {
+      CAPTURE(to_string(v));
+      CAPTURE(c.name);
+      auto server =
+          server_builder(v).verify_client(c.require).client_ca_cert(p.root.cert()).build();
+      REQUIRE_MESSAGE(server.has_value(), server.error().to_string());
+      auto cb = client_builder(v);
+      if (c.present) {
+        cb.client_cert(p.client.cert)
+            .client_chain_cert(p.intermediate.cert())
+            .client_key(p.client.key);
+      }
+      auto client = std::move(cb).build().value();
+      Outcome o = handshake(client, *server);
+      CHECK_MESSAGE(o.handshake.ok == c.ok, o.handshake.describe());
+      if (c.ok) {
+        CHECK(o.pair.server.peer_certificate().has_value() == c.present);
+      } else {
+        REQUIRE(o.handshake.server_error);
+        CHECK(o.handshake.server_error->stack().contains(ERR_LIB_SSL,
+                                                         SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE));
+      }
+    }
+  }
+}
+
+TEST_CASE("a verified client resumes: the session id context is set by default") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    const Pki& p = pki();
+    auto server =
+        server_builder(v).verify_client(true).client_ca_cert(p.root.cert()).build().value();
+    auto client = client_builder(v)
+                      .client_cert(p.client.cert)
+                      .client_chain_cert(p.intermediate.cert())
+                      .client_key(p.client.key)
+                      .build()
+                      .value();
+    Outcome first = handshake(client, server);
+    REQUIRE(first.handshake.ok);
+    if (v == TlsVersion::Tls13) read_tickets(first.pair.client);
+    Pair second = make_pair(client, server);
+    REQUIRE(second.client.set_peer_host("localhost").has_value());
+    REQUIRE(second.client.set_session(*first.pair.client.get1_session()).has_value());
+    REQUIRE(complete_handshake(second).ok);
+    CHECK(second.client.session_reused());
+  }
+}
+
+// ------------------------------------------------------- versions and ciphers
+
+TEST_CASE("no version overlap fails the handshake") {
+  auto server = server_builder(TlsVersion::Tls13).build().value();
+  auto client = client_builder(TlsVersion::Tls12).build().value();
+  Outcome o = handshake(client, server);
+  CHECK_FALSE(o.handshake.ok);
+  REQUIRE(o.handshake.server_error);
+  CHECK(o.handshake.server_error->stack().contains(ERR_LIB_SSL, SSL_R_UNSUPPORTED_PROTOCOL));
+}
+
+TEST_CASE("cipher lists with nothing in common fail the handshake") {
+  struct Case {
+    TlsVersion version;
+    const char* client;
+    const char* server;
+  };
+  for (auto c :
+       {Case{TlsVersion::Tls12, "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"},
+        Case{TlsVersion::Tls13, "TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"}}) {
+    CAPTURE(to_string(c.version));
+    auto cb = client_builder(c.version);
+    auto sb = server_builder(c.version);
+    if (c.version == TlsVersion::Tls12) {
+      cb.cipher_list(c.client);
+      sb.cipher_list(c.server);
+    } else {
+      cb.ciphersuites(c.client);
+      sb.ciphersuites(c.server);
+    }
+    Outcome o = handshake(std::move(cb).build().value(), std::move(sb).build().value());
+    CHECK_FALSE(o.handshake.ok);
+    REQUIRE(o.handshake.server_error);
+    CHECK(o.handshake.server_error->stack().contains(ERR_LIB_SSL, SSL_R_NO_SHARED_CIPHER));
+  }
+}
+
+TEST_CASE("Mozilla presets set what the guideline says") {
+  SUBCASE("modern: TLS 1.3 only") {
+    auto ctx = ClientB::create().mozilla_modern().build().value();
+    CHECK(ctx.min_proto_version() == TlsVersion::Tls13);
+    CHECK(ctx.max_proto_version() == TlsVersion::Tls13);
+    auto old_server = server_builder(TlsVersion::Tls12).build().value();
+    auto modern_client = client_builder().mozilla_modern().build().value();
+    CHECK_FALSE(handshake(modern_client, old_server).handshake.ok);
+    auto modern_server = server_builder().mozilla_modern().build().value();
+    Outcome o = handshake(modern_client, modern_server);
+    REQUIRE(o.handshake.ok);
+    CHECK(o.pair.client.version() == TlsVersion::Tls13);
+  }
+  SUBCASE("intermediate: TLS 1.2 and 1.3 with the guideline's TLS 1.2 ciphers") {
+    auto ctx = ServerB::create().mozilla_intermediate();
+    auto built = std::move(ctx)
+                     .certificate(pki().server.cert)
+                     .add_chain_cert(pki().intermediate.cert())
+                     .private_key(pki().server.key)
+                     .build();
+    REQUIRE(built.has_value());
+    CHECK(built->min_proto_version() == TlsVersion::Tls12);
+    CHECK(built->max_proto_version() == TlsVersion::Tls13);
+    std::set<std::string> tls12;
+    STACK_OF(SSL_CIPHER)* ciphers = SSL_CTX_get_ciphers(built->native_handle());  // get0
+    for (int i = 0; i < sk_SSL_CIPHER_num(ciphers); ++i) {
+      const SSL_CIPHER* c = sk_SSL_CIPHER_value(ciphers, i);
+      if (std::string_view(SSL_CIPHER_get_version(c)) != "TLSv1.3") {  // the TLS 1.2 list
+        tls12.insert(SSL_CIPHER_get_name(c));
+      }
+    }
+    const std::set<std::string> expected = {
+        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+        "DHE-RSA-AES128-GCM-SHA256",     "DHE-RSA-AES256-GCM-SHA384",
+        "DHE-RSA-CHACHA20-POLY1305"};
+    CHECK(tls12 == expected);
+    auto client = client_builder(TlsVersion::Tls12)
+                      .mozilla_intermediate()
+                      .max_proto_version(TlsVersion::Tls12)
+                      .build()
+                      .value();
+    Outcome o = handshake(client, *built);
+    REQUIRE_MESSAGE(o.handshake.ok, o.handshake.describe());
+    CHECK(o.pair.client.cipher_name() == "ECDHE-ECDSA-AES128-GCM-SHA256");
+  }
+}
+
+TEST_CASE("session cache mode reads back from the built context") {
+  auto off = ClientB::create().session_cache_mode(0).build().value();
+  CHECK(off.session_cache_mode() == SessionCacheMode::OFF);
+  auto both = server_builder().session_cache_mode(SessionCacheMode::BOTH).build().value();
+  CHECK(both.session_cache_mode() == SessionCacheMode::BOTH);
+}
+
+// ------------------------------------------------------------------------ ALPN
+
+TEST_CASE("ALPN: server preference, several offers, no overlap by policy, no offer") {
+  struct Case {
+    const char* name;
+    std::vector<std::string_view> server;
+    std::vector<std::string_view> client;  // empty: the client offers no ALPN
+    AlpnMismatch policy;
+    bool ok;
+    std::string_view selected;
+  };
+  const Case cases[] = {
+      {"server preference wins",
+       {"h2", "http/1.1"},
+       {"http/1.1", "h2"},
+       AlpnMismatch::Fail,
+       true,
+       "h2"},
+      {"one in common",
+       {"h2", "http/1.1"},
+       {"spdy/3", "http/1.1"},
+       AlpnMismatch::Fail,
+       true,
+       "http/1.1"},
+      {"no overlap, fail", {"h2"}, {"http/1.1"}, AlpnMismatch::Fail, false, ""},
+      {"no overlap, continue", {"h2"}, {"http/1.1"}, AlpnMismatch::Continue, true, ""},
+      {"client offers none", {"h2", "http/1.1"}, {}, AlpnMismatch::Fail, true, ""},
+      {"server has none", {}, {"h2"}, AlpnMismatch::Fail, true, ""},
+  };
+  for (TlsVersion v : kVersions) {
+    for (const auto& c : cases) {
+      CAPTURE(to_string(v));
+      CAPTURE(c.name);
+      auto sb = server_builder(v).alpn_on_mismatch(c.policy);
+      if (!c.server.empty()) sb.alpn_protos_list(c.server);
+      auto cb = client_builder(v);
+      if (!c.client.empty()) cb.alpn_protos_list(c.client);
+      Outcome o = handshake(std::move(cb).build().value(), std::move(sb).build().value());
+      CHECK_MESSAGE(o.handshake.ok == c.ok, o.handshake.describe());
+      if (c.ok) {
+        CHECK(o.pair.client.alpn_selected() == c.selected);
+        CHECK(o.pair.server.alpn_selected() == c.selected);
+      } else {
+        REQUIRE(o.handshake.server_error);
+        CHECK(
+            o.handshake.server_error->stack().contains(ERR_LIB_SSL, SSL_R_NO_APPLICATION_PROTOCOL));
+        // The helper stopped at the server's failure; the client now reads the alert.
+        auto alert = o.pair.client.do_handshake();
+        REQUIRE_FALSE(alert.has_value());
+        CHECK_MESSAGE(
+            alert.error().stack().contains(ERR_LIB_SSL, SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL),
+            alert.error().to_string());
+      }
+    }
+  }
+}
+
+TEST_CASE("ALPN: a custom selector picks; a name nobody offered fails the handshake") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    auto last = server_builder(v)
+                    .alpn_select_callback([](std::span<const std::string_view> offered) {
+                      return std::optional<std::string_view>(offered.back());
+                    })
+                    .build()
+                    .value();
+    auto client =
+        client_builder(v).alpn_protos_list({"h2", "http/1.1", "x-custom"}).build().value();
+    Outcome o = handshake(client, last);
+    REQUIRE(o.handshake.ok);
+    CHECK(o.pair.client.alpn_selected() == "x-custom");
+
+    auto liar = server_builder(v)
+                    .alpn_select_callback([](std::span<const std::string_view>) {
+                      return std::optional<std::string_view>("never-offered");
+                    })
+                    .build()
+                    .value();
+    CHECK_FALSE(handshake(client, liar).handshake.ok);
+
+    auto none = server_builder(v)
+                    .alpn_on_mismatch(AlpnMismatch::Continue)
+                    .alpn_select_callback([](std::span<const std::string_view>) {
+                      return std::optional<std::string_view>();
+                    })
+                    .build()
+                    .value();
+    Outcome n = handshake(client, none);
+    REQUIRE(n.handshake.ok);
+    CHECK(n.pair.client.alpn_selected().empty());
+  }
+}
+
+TEST_CASE("ALPN lists are validated at the step that takes them") {
+  const std::string too_long(256, 'a');
+  struct Case {
+    const char* name;
+    Result<SslCtx> result;
+    const char* expect;
+  };
+  Case cases[] = {
+      {"empty name", ClientB::create().alpn_protos_list({"h2", ""}).build(),
+       "SslCtxBuilder<Client>::alpn_protos_list"},
+      {"name over 255 bytes", ClientB::create().alpn_protos_list({too_long}).build(),
+       "at most 255"},
+      {"bad length prefix", ClientB::create().alpn_protocols("\x05h2"sv).build(),
+       "runs past the end"},
+      {"zero length prefix", server_builder().alpn_protocols("\x02h2\x00"sv).build(),
+       "SslCtxBuilder<Server>::alpn_protocols"},
+  };
+  for (auto& c : cases) {
+    CAPTURE(c.name);
+    REQUIRE_FALSE(c.result.has_value());
+    CHECK_MESSAGE(c.result.error().to_string().find(c.expect) != std::string::npos,
+                  c.result.error().to_string());
+  }
+  auto wire = ClientB::create().alpn_protocols("\x02h2\x08http/1.1"sv).build();
+  CHECK(wire.has_value());
+}
+
+// ---------------------------------------------------------------- hostnames
+
+TEST_CASE("hostname checks: certificate names x hostnames x flags, through handshakes") {
+  using HF = HostnameFlags;
+  struct Case {
+    const char* name;
+    std::vector<std::string> dns;
+    std::vector<std::string> ips;
+    const char* cn;
+    const char* host;
+    HostnameFlags flags;
+    long expect;  // X509_V_OK or the verify error
+  };
+  const long kMismatch = X509_V_ERR_HOSTNAME_MISMATCH;
+  const Case cases[] = {
+      {"exact match",
+       {"www.example.com"},
+       {},
+       "leaf",
+       "www.example.com",
+       HF::NO_PARTIAL_WILDCARDS,
+       X509_V_OK},
+      {"wrong host",
+       {"www.example.com"},
+       {},
+       "leaf",
+       "mail.example.com",
+       HF::NO_PARTIAL_WILDCARDS,
+       kMismatch},
+      {"wildcard, one label",
+       {"*.example.com"},
+       {},
+       "leaf",
+       "a.example.com",
+       HF::NO_PARTIAL_WILDCARDS,
+       X509_V_OK},
+      {"wildcard, two labels",
+       {"*.example.com"},
+       {},
+       "leaf",
+       "a.b.example.com",
+       HF::NO_PARTIAL_WILDCARDS,
+       kMismatch},
+      {"wildcard, bare domain",
+       {"*.example.com"},
+       {},
+       "leaf",
+       "example.com",
+       HF::NO_PARTIAL_WILDCARDS,
+       kMismatch},
+      {"wildcard, NO_WILDCARDS",
+       {"*.example.com"},
+       {},
+       "leaf",
+       "a.example.com",
+       HF::NO_WILDCARDS,
+       kMismatch},
+      {"partial wildcard allowed",
+       {"f*.example.com"},
+       {},
+       "leaf",
+       "foo.example.com",
+       HF::NONE,
+       X509_V_OK},
+      {"partial wildcard refused",
+       {"f*.example.com"},
+       {},
+       "leaf",
+       "foo.example.com",
+       HF::NO_PARTIAL_WILDCARDS,
+       kMismatch},
+      {"IP SAN, IP literal",
+       {},
+       {"127.0.0.1"},
+       "leaf",
+       "127.0.0.1",
+       HF::NO_PARTIAL_WILDCARDS,
+       X509_V_OK},
+      {"IP SAN, other IP",
+       {},
+       {"127.0.0.1"},
+       "leaf",
+       "127.0.0.2",
+       HF::NO_PARTIAL_WILDCARDS,
+       X509_V_ERR_IP_ADDRESS_MISMATCH},
+      {"IPv6 SAN", {}, {"::1"}, "leaf", "::1", HF::NO_PARTIAL_WILDCARDS, X509_V_OK},
+      {"IP literal vs DNS SAN",
+       {"127.0.0.1.example"},
+       {},
+       "leaf",
+       "127.0.0.1",
+       HF::NONE,
+       X509_V_ERR_IP_ADDRESS_MISMATCH},
+      {"name only in the CN",
+       {},
+       {},
+       "cn-only.example.com",
+       "cn-only.example.com",
+       HF::NO_PARTIAL_WILDCARDS,
+       X509_V_OK},
+      {"name only in the CN, NEVER_CHECK_SUBJECT",
+       {},
+       {},
+       "cn-only.example.com",
+       "cn-only.example.com",
+       HF::NEVER_CHECK_SUBJECT,
+       kMismatch},
+      {"CN ignored beside DNS SANs",
+       {"san.example.com"},
+       {},
+       "cn.example.com",
+       "cn.example.com",
+       HF::NONE,
+       kMismatch},
+      {"CN checked with ALWAYS_CHECK_SUBJECT",
+       {"san.example.com"},
+       {},
+       "cn.example.com",
+       "cn.example.com",
+       HF::ALWAYS_CHECK_SUBJECT,
+       X509_V_OK},
+      {"leading dot, any depth",
+       {"a.b.example.com"},
+       {},
+       "leaf",
+       ".example.com",
+       HF::NONE,
+       X509_V_OK},
+      {"leading dot, SINGLE_LABEL_SUBDOMAINS",
+       {"a.b.example.com"},
+       {},
+       "leaf",
+       ".example.com",
+       HF::SINGLE_LABEL_SUBDOMAINS,
+       kMismatch},
+      {"leading dot, one label",
+       {"a.example.com"},
+       {},
+       "leaf",
+       ".example.com",
+       HF::SINGLE_LABEL_SUBDOMAINS,
+       X509_V_OK},
+  };
+  auto client = client_builder().build().value();
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    testing::LeafSpec spec;
+    spec.common_name = c.cn;
+    spec.dns_names = c.dns;
+    spec.ip_addresses = c.ips;
+    auto id = pki().intermediate.issue(spec).value();
+    auto server = ServerB::create()
+                      .certificate(id.cert)
+                      .add_chain_cert(pki().intermediate.cert())
+                      .private_key(id.key)
+                      .build()
+                      .value();
+    Pair pair = make_pair(client, server);
+    pair.client.set_verify_hostname_flags(c.flags);
+    REQUIRE(pair.client.set_verify_hostname(c.host).has_value());
+    const HandshakeOutcome out = complete_handshake(pair);
+    CHECK_MESSAGE(out.ok == (c.expect == X509_V_OK), out.describe());
+    CHECK(pair.client.verify_result().code == c.expect);
+    if (c.expect != X509_V_OK) {
+      REQUIRE(out.client_error);
+      CHECK(out.client_error->stack().contains(ERR_LIB_SSL, SSL_R_CERTIFICATE_VERIFY_FAILED));
+    }
+  }
+}
+
+TEST_CASE("set_peer_host refuses partial wildcards unless its flags allow them") {
+  testing::LeafSpec spec;
+  spec.dns_names = {"f*.example.com"};
+  auto id = pki().intermediate.issue(spec).value();
+  auto server = ServerB::create()
+                    .certificate(id.cert)
+                    .add_chain_cert(pki().intermediate.cert())
+                    .private_key(id.key)
+                    .build()
+                    .value();
+  auto client = client_builder().build().value();
+  Pair strict = make_pair(client, server);
+  REQUIRE(strict.client.set_peer_host("foo.example.com").has_value());
+  CHECK_FALSE(complete_handshake(strict).ok);
+  CHECK(strict.client.verify_result().code == X509_V_ERR_HOSTNAME_MISMATCH);
+  Pair lax = make_pair(client, server);
+  REQUIRE(lax.client.set_peer_host("foo.example.com", HostnameFlags::NONE).has_value());
+  CHECK(complete_handshake(lax).ok);
+}
