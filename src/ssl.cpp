@@ -409,6 +409,13 @@ void Ssl::set_bio(Bio&& rbio, Bio&& wbio) noexcept {
   SSL_set_bio(native_handle(), rbio.release(), wbio.release());
 }
 
+Result<void> Ssl::set_fd(int fd) {
+  if (!*this) return empty_error("set_fd");
+  if (fd < 0)
+    return ErrorStack::message("Ssl::set_fd: invalid file descriptor " + std::to_string(fd));
+  return detail::check_positive(SSL_set_fd(native_handle(), fd), "Ssl::set_fd");
+}
+
 Result<void> Ssl::set_hostname(std::string_view hostname) {
   if (!*this) return empty_error("set_hostname");
   if (hostname.empty()) return ErrorStack::message("Ssl::set_hostname: empty host name");

@@ -5,6 +5,7 @@
 #include <ossl/bio.hpp>
 #include <ossl/builder.hpp>
 #include <ossl/error.hpp>
+#include <ossl/io.hpp>
 #include <ossl/pkey.hpp>
 #include <ossl/result.hpp>
 #include <ossl/session.hpp>

@@ -251,6 +251,12 @@ class Ssl : public detail::Owner<Ssl, SSL> {
   /// left empty. On an empty Ssl nothing happens. (SSL_set_bio)
   void set_bio(Bio&& rbio, Bio&& wbio) noexcept;
 
+  /// Attaches a connected socket for both directions: OpenSSL wraps it in a socket BIO
+  /// that does not close it, so the caller still owns `fd` and closes it after the
+  /// Ssl. Blocking or non-blocking as the socket is. A negative fd is an error.
+  /// (SSL_set_fd)
+  [[nodiscard]] Result<void> set_fd(int fd);
+
   /// Sets the SNI host name sent in the ClientHello. Empty names, names over 255
   /// bytes, embedded NULs and IP literals (forbidden in SNI by RFC 6066) are errors.
   /// (SSL_set_tlsext_host_name, i.e. SSL_ctrl(SSL_CTRL_SET_TLSEXT_HOSTNAME))

@@ -1,0 +1,167 @@
+#include <ossl/io.hpp>  // first: proves the header is self-contained
+
+#include "../examples/net.hpp"
+#include "support/handshake.hpp"
+
+#include <doctest/doctest.h>
+#include <openssl/err.h>
+
+#include <cerrno>
+#include <future>
+#include <string>
+#include <thread>
+
+using namespace ossl;
+using namespace ossl_test;
+using namespace std::literals;
+
+namespace {
+
+constexpr io::Timeout kTimeout = 10s;
+
+SslCtx server_ctx(TlsVersion v) {
+  const Pki& p = pki();
+  return SslCtxBuilder<Server>::create()
+      .max_proto_version(v)
+      .certificate(p.server.cert)
+      .add_chain_cert(p.intermediate.cert())
+      .private_key(p.server.key)
+      .build()
+      .value();
+}
+
+SslCtx client_ctx() {
+  return SslCtxBuilder<Client>::create().ca_cert(pki().root.cert()).build().value();
+}
+
+// A loopback listener and a client socket connected to it, plus the accepted socket.
+struct TcpPair {
+  net::Fd client;
+  net::Fd server;
+};
+TcpPair tcp_pair() {
+  std::string error;
+  net::Listener l = net::listen_on("127.0.0.1", 0, error);
+  REQUIRE_MESSAGE(l.fd, error);
+  net::Fd client = net::connect_to("127.0.0.1", l.port, 5s, error);
+  REQUIRE_MESSAGE(client, error);
+  net::Fd server(::accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  REQUIRE(server);
+  return {std::move(client), std::move(server)};
+}
+
+}  // namespace
+
+TEST_CASE("a TLS conversation over non-blocking loopback TCP: handshake, write_all, read_to_end") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    TcpPair tcp = tcp_pair();
+    REQUIRE(io::set_nonblocking(tcp.client.get()).has_value());
+    REQUIRE(io::set_nonblocking(tcp.server.get()).has_value());
+    const std::string payload(1 << 20, 'z');  // large enough to hit WantWrite
+
+    SslCtx sctx = server_ctx(v);
+    auto server = std::async(std::launch::async, [&]() -> std::string {
+      auto ssl = sctx.new_ssl().value();
+      ssl.set_accept_state();
+      if (auto r = ssl.set_fd(tcp.server.get()); !r) return r.error().to_string();
+      if (auto r = io::handshake(ssl, kTimeout); !r) return r.error().to_string();
+      char req[64];
+      auto n = io::retry(ssl, kTimeout, [&] { return ssl.read(req); });
+      if (!n || std::string_view(req, *n) != "GET") return "bad request";
+      if (auto r = io::write_all(ssl, payload, kTimeout); !r) return r.error().to_string();
+      if (auto r = io::shutdown(ssl, kTimeout, true); !r) return r.error().to_string();
+      return "ok";
+    });
+
+    auto ssl = client_ctx().new_ssl_for_host("localhost").value();
+    REQUIRE(ssl.set_fd(tcp.client.get()).has_value());
+    auto hs = io::handshake(ssl, kTimeout);
+    REQUIRE_MESSAGE(hs.has_value(), hs.error().to_string());
+    CHECK(ssl.version() == v);
+    REQUIRE(io::write_all(ssl, "GET"sv, kTimeout).has_value());
+    std::string body;
+    auto n = io::read_to_end(ssl, body, kTimeout);
+    REQUIRE_MESSAGE(n.has_value(), n.error().to_string());
+    CHECK(*n == payload.size());
+    CHECK(body == payload);
+    CHECK(io::shutdown(ssl, kTimeout).value() == ShutdownResult::Complete);  // peer's already in
+    CHECK(server.get() == "ok");
+  }
+}
+
+TEST_CASE("read_to_end reports a peer that closes without close_notify as truncation") {
+  TcpPair tcp = tcp_pair();
+  SslCtx sctx = server_ctx(TlsVersion::Tls13);
+  auto server = std::async(std::launch::async, [&]() -> bool {
+    auto ssl = sctx.new_ssl().value();
+    ssl.set_accept_state();
+    if (!ssl.set_fd(tcp.server.get()) || !io::handshake(ssl, kTimeout)) return false;
+    if (!io::write_all(ssl, "partial"sv, kTimeout)) return false;
+    tcp.server = net::Fd();  // vanish: the TCP connection ends without close_notify
+    return true;
+  });
+  auto ssl = client_ctx().new_ssl_for_host("localhost").value();
+  REQUIRE(ssl.set_fd(tcp.client.get()).has_value());
+  REQUIRE(io::handshake(ssl, kTimeout).has_value());
+  REQUIRE(server.get());
+  std::string body;
+  auto n = io::read_to_end(ssl, body, kTimeout);
+  REQUIRE_FALSE(n.has_value());
+  CHECK(n.error().truncated());
+  CHECK(body == "partial");                 // what did arrive is kept
+  CHECK_FALSE(ssl.shutdown().has_value());  // no close_notify after a fatal error
+  CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("helpers time out with ETIMEDOUT against a silent peer") {
+  TcpPair tcp = tcp_pair();  // the server side accepts and never speaks
+  REQUIRE(io::set_nonblocking(tcp.client.get()).has_value());
+  auto ssl = client_ctx().new_ssl_for_host("localhost").value();
+  REQUIRE(ssl.set_fd(tcp.client.get()).has_value());
+  const auto start = io::Clock::now();
+  auto r = io::handshake(ssl, 200ms);
+  const auto took = io::Clock::now() - start;
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error() == SslIoError::Kind::Syscall);
+  CHECK(r.error().sys_errno() == ETIMEDOUT);
+  CHECK(r.error().to_string().find("timed out after") != std::string::npos);
+  CHECK(took >= 190ms);
+  CHECK(took < 5s);
+}
+
+TEST_CASE("blocking sockets work with the same helpers") {
+  TcpPair tcp = tcp_pair();  // blocking
+  SslCtx sctx = server_ctx(TlsVersion::Tls12);
+  std::thread server([&] {
+    auto ssl = sctx.new_ssl().value();
+    ssl.set_accept_state();
+    REQUIRE(ssl.set_fd(tcp.server.get()).has_value());
+    REQUIRE(ssl.accept().has_value());  // blocks until done
+    REQUIRE(io::write_all(ssl, "hello"sv, kTimeout).has_value());
+    REQUIRE(io::shutdown(ssl, kTimeout).has_value());
+  });
+  auto ssl = client_ctx().new_ssl_for_host("localhost").value();
+  REQUIRE(ssl.set_fd(tcp.client.get()).has_value());
+  REQUIRE(ssl.connect().has_value());
+  std::string body;
+  CHECK(io::read_to_end(ssl, body, kTimeout).value() == 5);
+  CHECK(body == "hello");
+  server.join();
+}
+
+TEST_CASE("io::wait explains that a BIO-pair connection has no socket, and set_fd checks its fd") {
+  Connection c = connect(Config{});
+  auto w = io::wait(c.pair.client, SslIoError(SslIoError::Kind::WantRead), 10ms);
+  REQUIRE_FALSE(w.has_value());
+  CHECK(w.error().to_string().find("no socket to wait on") != std::string::npos);
+  auto passthrough = io::wait(c.pair.client, SslIoError(SslIoError::Kind::ZeroReturn), 10ms);
+  REQUIRE_FALSE(passthrough.has_value());
+  CHECK(passthrough.error() == SslIoError::Kind::ZeroReturn);
+  auto bad = c.pair.client.set_fd(-1);
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().to_string().find("invalid file descriptor -1") != std::string::npos);
+  auto nb = io::set_nonblocking(-5);
+  REQUIRE_FALSE(nb.has_value());
+  CHECK(nb.error().to_string().find("io::set_nonblocking(-5)") != std::string::npos);
+}
