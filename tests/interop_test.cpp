@@ -1,0 +1,378 @@
+// Interop: ossl against TLS stacks it did not write, on 127.0.0.1, TLS 1.2 and 1.3.
+//   ossl client (https_get and in-process) -> openssl s_server, gnutls-serv, nginx
+//   ossl server (tls_server)              <- openssl s_client, gnutls-cli, curl
+// Every peer runs as this test's own process (nginx with its own prefix and config),
+// on a free port, bounded in time, and is stopped by the test even when it fails.
+// scripts/test installs the peers (openssl gnutls-bin nginx-light curl).
+#include "../examples/net.hpp"
+#include "support/handshake.hpp"
+#include "support/process.hpp"
+
+#include <ossl/ossl.hpp>
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+
+using namespace ossl;
+using namespace ossl_test;
+using namespace std::literals;
+
+namespace {
+
+constexpr auto kStart = 10s;  // a peer must be listening within this
+constexpr auto kRun = 20s;    // a client run must finish within this
+const std::string kExamples = OSSL_EXAMPLES_DIR;
+
+const char* version_name(TlsVersion v) {
+  return v == TlsVersion::Tls12 ? "TLSv1.2" : "TLSv1.3";
+}
+
+// The PKI of pki() written to files, plus a stranger CA for the wrong-CA cases.
+struct Files {
+  TempDir dir;
+  std::string ca, other_ca, server_bundle, server_leaf, chain, server_key, client_bundle,
+      client_key;
+  ossl::X509 stranger;  // the root in other_ca
+};
+
+const Files& files() {
+  static const Files* f = [] {
+    auto* out = new Files;
+    const Pki& p = pki();
+    auto write = [&](const std::string& name, const std::string& text) {
+      const std::string path = out->dir.path(name);
+      std::ofstream(path) << text;
+      return path;
+    };
+    out->ca = write("ca.pem", p.root.cert().to_pem().value());
+    out->stranger = testing::TestCa::create_root("stranger").value().cert();
+    out->other_ca = write("other-ca.pem", out->stranger.to_pem().value());
+    out->server_bundle = out->dir.path("server.pem");
+    out->server_key = out->dir.path("server.key");
+    REQUIRE(p.server.write_pem(out->server_bundle, out->server_key).has_value());
+    out->server_leaf = write("server-leaf.pem", p.server.cert.to_pem().value());
+    out->chain = write("chain.pem", p.intermediate.cert().to_pem().value());
+    out->client_bundle = out->dir.path("client.pem");
+    out->client_key = out->dir.path("client.key");
+    REQUIRE(p.client.write_pem(out->client_bundle, out->client_key).has_value());
+    return out;
+  }();
+  return *f;
+}
+
+// ------------------------------------------------------------------ peer servers
+
+struct PeerServer {
+  std::unique_ptr<Process> process;
+  std::uint16_t port = 0;
+  std::unique_ptr<TempDir> prefix;  // nginx's
+};
+
+PeerServer start(std::vector<std::string> argv, std::uint16_t port) {
+  PeerServer s;
+  s.port = port;
+  s.process = std::make_unique<Process>(std::move(argv));
+  REQUIRE_MESSAGE(wait_for_port(port, kStart), s.process->command() << " did not start:\n"
+                                                                    << s.process->output());
+  return s;
+}
+
+PeerServer openssl_s_server(TlsVersion v) {
+  const Files& f = files();
+  const auto port = free_port();
+  return start({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
+                f.server_leaf, "-cert_chain", f.chain, "-key", f.server_key, "-www", "-alpn",
+                "h2,http/1.1", v == TlsVersion::Tls12 ? "-tls1_2" : "-tls1_3"},
+               port);
+}
+
+PeerServer gnutls_serv(TlsVersion v) {
+  const Files& f = files();
+  const auto port = free_port();
+  // gnutls-serv cannot choose its address; scripts/test runs this suite in a network
+  // namespace that has only loopback (scripts/in-netns).
+  return start(
+      {"gnutls-serv", "--http", "-p", std::to_string(port), "--x509certfile", f.server_bundle,
+       "--x509keyfile", f.server_key, "-a", "--alpn", "h2", "--alpn", "http/1.1", "--priority",
+       v == TlsVersion::Tls12 ? "NORMAL:-VERS-ALL:+VERS-TLS1.2" : "NORMAL:-VERS-ALL:+VERS-TLS1.3"},
+      port);
+}
+
+PeerServer nginx(TlsVersion v) {
+  const Files& f = files();
+  const auto port = free_port();
+  auto prefix = std::make_unique<TempDir>();
+  const std::string conf = prefix->path("nginx.conf");
+  const std::string p = prefix->dir();
+  std::ofstream(conf) << "daemon off;\nmaster_process off;\npid " << p << "/nginx.pid;\n"
+                      << "error_log " << p << "/error.log;\nevents {}\nhttp {\n"
+                      << "  access_log off;\n  client_body_temp_path " << p << "/body;\n"
+                      << "  proxy_temp_path " << p << "/proxy;\n  fastcgi_temp_path " << p
+                      << "/fastcgi;\n  uwsgi_temp_path " << p << "/uwsgi;\n  scgi_temp_path " << p
+                      << "/scgi;\n  server {\n    listen 127.0.0.1:" << port
+                      << " ssl http2;\n    ssl_certificate " << f.server_bundle
+                      << ";\n    ssl_certificate_key " << f.server_key << ";\n    ssl_protocols "
+                      << (v == TlsVersion::Tls12 ? "TLSv1.2" : "TLSv1.3")
+                      << ";\n    location / { return 200 \"hello from nginx\\n\"; }\n  }\n}\n";
+  PeerServer s = start({"nginx", "-p", p, "-e", p + "/error.log", "-c", conf}, port);
+  s.prefix = std::move(prefix);
+  return s;
+}
+
+using PeerFactory = PeerServer (*)(TlsVersion);
+struct PeerCase {
+  const char* name;
+  PeerFactory start;
+  const char* body;  // what a GET / returns
+};
+const PeerCase kPeers[] = {
+    {"openssl s_server", openssl_s_server, "s_server"},
+    {"gnutls-serv", gnutls_serv, "GnuTLS"},
+    {"nginx", nginx, "hello from nginx"},
+};
+
+// In-process ossl client: TCP to 127.0.0.1, TLS to `host`.
+struct ClientRun {
+  HandshakeOutcome outcome;  // rounds unused
+  Ssl ssl;
+  net::Fd fd;
+};
+ClientRun ossl_connect(std::uint16_t port, const SslCtx& ctx, std::string_view host) {
+  std::string error;
+  ClientRun r;
+  r.fd = net::connect_to("127.0.0.1", port, 5s, error);
+  REQUIRE_MESSAGE(r.fd, error);
+  REQUIRE(io::set_nonblocking(r.fd.get()).has_value());
+  r.ssl = ctx.new_ssl_for_host(host).value();
+  REQUIRE(r.ssl.set_fd(r.fd.get()).has_value());
+  auto hs = io::handshake(r.ssl, 10s);
+  r.outcome.ok = hs.has_value();
+  if (!hs) r.outcome.client_error = hs.error();
+  return r;
+}
+
+SslCtx ossl_client(TlsVersion v, const ossl::X509& ca, std::vector<std::string_view> alpn = {}) {
+  auto b = SslCtxBuilder<Client>::create().ca_cert(ca).min_proto_version(v).max_proto_version(v);
+  if (!alpn.empty()) b.alpn_protos_list(alpn);
+  return std::move(b).build().value();
+}
+
+RunResult https_get(std::uint16_t port, std::vector<std::string> args) {
+  std::vector<std::string> argv = {kExamples + "/https_get",
+                                   "https://localhost:" + std::to_string(port) + "/"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(std::move(argv), kRun);
+}
+
+// ------------------------------------------------------------- the ossl server
+
+struct OsslServer {
+  std::unique_ptr<Process> process;
+  std::uint16_t port = 0;
+};
+OsslServer tls_server(std::vector<std::string> args) {
+  const Files& f = files();
+  std::vector<std::string> argv = {kExamples + "/tls_server", "--port", "0",         "--cert",
+                                   f.server_bundle,           "--key",  f.server_key};
+  argv.insert(argv.end(), args.begin(), args.end());
+  OsslServer s;
+  s.process = std::make_unique<Process>(argv);
+  REQUIRE_MESSAGE(s.process->wait_for_output("listening on 127.0.0.1:", kStart),
+                  s.process->output());
+  const std::string out = s.process->output();
+  s.port = static_cast<std::uint16_t>(std::stoi(out.substr(out.find("127.0.0.1:") + 10)));
+  return s;
+}
+
+const std::string kGet = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+
+}  // namespace
+
+// ======================================================= ossl client -> peer servers
+
+TEST_CASE("ossl client downloads from openssl s_server, gnutls-serv and nginx, and resumes") {
+  for (const auto& peer : kPeers) {
+    for (TlsVersion v : kVersions) {
+      CAPTURE(peer.name);
+      CAPTURE(version_name(v));
+      PeerServer server = peer.start(v);
+      RunResult r =
+          https_get(server.port, {"--cafile", files().ca, "--alpn", "http/1.1",
+                                  v == TlsVersion::Tls12 ? "--tls1.2" : "--tls1.3", "--resume"});
+      CHECK_MESSAGE(r.status == 0, r.output);
+      CHECK_MESSAGE(r.output.find(peer.body) != std::string::npos, r.output);
+      CHECK_MESSAGE(r.output.find("version : "s + version_name(v)) != std::string::npos, r.output);
+      CHECK_MESSAGE(r.output.find("alpn    : http/1.1") != std::string::npos, r.output);
+      CHECK_MESSAGE(r.output.find("verify  : ok") != std::string::npos, r.output);
+      CHECK_MESSAGE(r.output.find("resumed : yes") != std::string::npos, r.output);
+    }
+  }
+}
+
+TEST_CASE("ossl client agrees on ALPN with each peer server") {
+  struct Offer {
+    std::vector<std::string_view> protocols;
+    std::string_view expect;
+  };
+  for (const auto& peer : kPeers) {
+    for (TlsVersion v : kVersions) {
+      CAPTURE(peer.name);
+      CAPTURE(version_name(v));
+      PeerServer server = peer.start(v);
+      for (const auto& offer :
+           {Offer{{"h2", "http/1.1"}, "h2"}, Offer{{"x-unknown", "http/1.1"}, "http/1.1"}}) {
+        CAPTURE(offer.expect);
+        ClientRun c = ossl_connect(server.port, ossl_client(v, pki().root.cert(), offer.protocols),
+                                   "localhost");
+        REQUIRE_MESSAGE(c.outcome.ok, c.outcome.describe());
+        CHECK(c.ssl.alpn_selected() == offer.expect);
+        CHECK(c.ssl.version() == v);
+        (void)io::shutdown(c.ssl, 1s);
+      }
+    }
+  }
+}
+
+TEST_CASE("ossl client refuses each peer server with a wrong CA or a wrong name") {
+  const ossl::X509& stranger = files().stranger;
+  for (const auto& peer : kPeers) {
+    for (TlsVersion v : kVersions) {
+      CAPTURE(peer.name);
+      CAPTURE(version_name(v));
+      PeerServer server = peer.start(v);
+
+      ClientRun wrong_ca = ossl_connect(server.port, ossl_client(v, stranger), "localhost");
+      CHECK_FALSE(wrong_ca.outcome.ok);
+      CHECK(wrong_ca.ssl.verify_result().code == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+
+      ClientRun wrong_name =
+          ossl_connect(server.port, ossl_client(v, pki().root.cert()), "wrong.example");
+      CHECK_FALSE(wrong_name.outcome.ok);
+      CHECK(wrong_name.ssl.verify_result().code == X509_V_ERR_HOSTNAME_MISMATCH);
+
+      RunResult r = https_get(server.port, {"--cafile", files().other_ca});
+      CHECK(r.status == 2);
+      CHECK_MESSAGE(r.output.find("certificate verification failed: unable to get local issuer "
+                                  "certificate") != std::string::npos,
+                    r.output);
+    }
+  }
+}
+
+// ===================================================== peer clients -> ossl server
+
+TEST_CASE("curl downloads from tls_server; the server picks ALPN; client certificates") {
+  const Files& f = files();
+  for (TlsVersion v : kVersions) {
+    CAPTURE(version_name(v));
+    const std::vector<std::string> pin =
+        v == TlsVersion::Tls12 ? std::vector<std::string>{"--tlsv1.2", "--tls-max", "1.2"}
+                               : std::vector<std::string>{"--tlsv1.3", "--tls-max", "1.3"};
+    auto curl = [&](std::uint16_t port, std::vector<std::string> extra) {
+      std::vector<std::string> argv = {"curl",
+                                       "-sS",
+                                       "--max-time",
+                                       "15",
+                                       "--cacert",
+                                       f.ca,
+                                       "--resolve",
+                                       "localhost:" + std::to_string(port) + ":127.0.0.1",
+                                       "https://localhost:" + std::to_string(port) + "/"};
+      argv.insert(argv.end(), pin.begin(), pin.end());
+      argv.insert(argv.end(), extra.begin(), extra.end());
+      return run(argv, kRun);
+    };
+    {
+      OsslServer server = tls_server({"--alpn", "http/1.1"});
+      RunResult r = curl(server.port, {"--http2"});  // offers h2 and http/1.1
+      CHECK_MESSAGE(r.status == 0, r.output);
+      CHECK_MESSAGE(r.output.find("version="s + version_name(v)) != std::string::npos, r.output);
+      CHECK_MESSAGE(r.output.find("alpn=http/1.1") != std::string::npos, r.output);
+    }
+    {
+      OsslServer server = tls_server({"--client-ca", f.ca});
+      RunResult with = curl(server.port, {"--cert", f.client_bundle, "--key", f.client_key});
+      CHECK_MESSAGE(with.status == 0, with.output);
+      CHECK_MESSAGE(with.output.find("client=CN=ossl test client") != std::string::npos,
+                    with.output);
+      RunResult without = curl(server.port, {});
+      CHECK_MESSAGE(without.status != 0, without.output);  // certificate required
+      CHECK(without.output.find("version=") == std::string::npos);
+    }
+  }
+}
+
+TEST_CASE(
+    "openssl s_client talks to tls_server: verification, server ALPN preference, client certs") {
+  const Files& f = files();
+  for (TlsVersion v : kVersions) {
+    CAPTURE(version_name(v));
+    auto s_client = [&](std::uint16_t port, std::vector<std::string> extra) {
+      std::vector<std::string> argv = {"openssl",
+                                       "s_client",
+                                       "-connect",
+                                       "127.0.0.1:" + std::to_string(port),
+                                       "-servername",
+                                       "localhost",
+                                       "-verify_hostname",
+                                       "localhost",
+                                       "-CAfile",
+                                       f.ca,
+                                       "-verify_return_error",
+                                       "-ign_eof",
+                                       v == TlsVersion::Tls12 ? "-tls1_2" : "-tls1_3"};
+      argv.insert(argv.end(), extra.begin(), extra.end());
+      return run(argv, kRun, kGet);
+    };
+    {
+      OsslServer server = tls_server({"--alpn", "x-first,x-second"});
+      RunResult r = s_client(server.port, {"-alpn", "x-second,x-first"});
+      CHECK_MESSAGE(r.status == 0, r.output);
+      CHECK_MESSAGE(r.output.find("Verify return code: 0 (ok)") != std::string::npos, r.output);
+      CHECK_MESSAGE(r.output.find("ALPN protocol: x-first") != std::string::npos, r.output);
+      CHECK_MESSAGE(r.output.find("version="s + version_name(v)) != std::string::npos, r.output);
+    }
+    {
+      OsslServer server = tls_server({"--client-ca", f.ca});
+      RunResult r = s_client(
+          server.port, {"-cert", f.client_bundle, "-cert_chain", f.chain, "-key", f.client_key});
+      CHECK_MESSAGE(r.status == 0, r.output);
+      CHECK_MESSAGE(r.output.find("client=CN=ossl test client") != std::string::npos, r.output);
+    }
+  }
+}
+
+TEST_CASE("gnutls-cli talks to tls_server: verification, ALPN, client certs") {
+  const Files& f = files();
+  for (TlsVersion v : kVersions) {
+    CAPTURE(version_name(v));
+    auto gnutls_cli = [&](std::uint16_t port, const std::string& extra) {
+      // gnutls-cli stops at the end of its input; keep it open until the server closes.
+      const std::string cmd =
+          "(printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n'; sleep "
+          "5) | "
+          "gnutls-cli --x509cafile " +
+          f.ca + " -p " + std::to_string(port) +
+          " --sni-hostname localhost --verify-hostname localhost --priority " +
+          (v == TlsVersion::Tls12 ? "NORMAL:-VERS-ALL:+VERS-TLS1.2"
+                                  : "NORMAL:-VERS-ALL:+VERS-TLS1.3") +
+          " " + extra + " 127.0.0.1";
+      return run({"sh", "-c", cmd}, kRun);
+    };
+    {
+      OsslServer server = tls_server({"--alpn", "http/1.1"});
+      RunResult r = gnutls_cli(server.port, "--alpn h2 --alpn http/1.1");
+      CHECK_MESSAGE(r.output.find("version="s + version_name(v)) != std::string::npos, r.output);
+      CHECK_MESSAGE(r.output.find("alpn=http/1.1") != std::string::npos, r.output);
+    }
+    {
+      OsslServer server = tls_server({"--client-ca", f.ca});
+      RunResult r = gnutls_cli(
+          server.port, "--x509certfile " + f.client_bundle + " --x509keyfile " + f.client_key);
+      CHECK_MESSAGE(r.output.find("client=CN=ossl test client") != std::string::npos, r.output);
+    }
+  }
+}
