@@ -376,3 +376,20 @@ TEST_CASE("gnutls-cli talks to tls_server: verification, ALPN, client certs") {
     }
   }
 }
+
+TEST_CASE("the nonblocking_client example completes against tls_server and nginx") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(version_name(v));
+    OsslServer ours = tls_server({v == TlsVersion::Tls12 ? "--tls1.2" : "--tls1.3"});
+    PeerServer theirs = nginx(v);
+    for (std::uint16_t port : {ours.port, theirs.port}) {
+      RunResult r = run({kExamples + "/nonblocking_client", "localhost", std::to_string(port),
+                         "--cafile", files().ca},
+                        kRun);
+      CHECK_MESSAGE(r.status == 0, r.output);
+      CHECK_MESSAGE(r.output.find("-> WantRead: poll(readable)") != std::string::npos, r.output);
+      CHECK_MESSAGE(r.output.find("done: "s + version_name(v)) != std::string::npos, r.output);
+      CHECK_MESSAGE(r.output.find("first line: HTTP/1.1 200 OK") != std::string::npos, r.output);
+    }
+  }
+}

@@ -101,6 +101,7 @@ struct CertParams {
   const std::vector<std::string>* dns;
   const std::vector<std::string>* ips;
   Validity validity;
+  std::string_view key_usage;  // empty: the default for the role
 };
 
 Result<X509> make_cert(const CertParams& p) {
@@ -150,6 +151,9 @@ Result<X509> make_cert(const CertParams& p) {
     return std::move(ok).error();
   }
 
+  const std::string ku = !p.key_usage.empty() ? std::string(p.key_usage)
+                         : p.is_ca            ? "critical,keyCertSign,cRLSign"
+                                              : "critical,digitalSignature,keyEncipherment";
   const char* eku = p.usage == Usage::Server   ? "serverAuth"
                     : p.usage == Usage::Client ? "clientAuth"
                                                : "serverAuth,clientAuth";
@@ -159,9 +163,7 @@ Result<X509> make_cert(const CertParams& p) {
     bool wanted;
   } exts[] = {
       {NID_basic_constraints, p.is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE", true},
-      {NID_key_usage,
-       p.is_ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,keyEncipherment",
-       true},
+      {NID_key_usage, ku.c_str(), true},
       {NID_ext_key_usage, eku, !p.is_ca},
       {NID_subject_key_identifier, "hash", true},
       {NID_authority_key_identifier, "keyid:always", p.issuer_cert != nullptr},
@@ -233,8 +235,16 @@ Result<Pkey<Private>> generate_key(KeyType type) {
 Result<TestCa> TestCa::create_root(std::string_view common_name, KeyType key_type) {
   auto key = generate_key(key_type);
   if (!key) return std::move(key).error();
-  auto cert = make_cert({common_name, &*key, nullptr, &*key, true, Usage::Server, nullptr, nullptr,
-                         Validity::days_from_now(365)});
+  auto cert = make_cert({common_name,
+                         &*key,
+                         nullptr,
+                         &*key,
+                         true,
+                         Usage::Server,
+                         nullptr,
+                         nullptr,
+                         Validity::days_from_now(365),
+                         {}});
   if (!cert) return std::move(cert).error();
   TestCa ca;
   ca.cert_ = std::move(*cert);
@@ -245,8 +255,16 @@ Result<TestCa> TestCa::create_root(std::string_view common_name, KeyType key_typ
 Result<TestCa> TestCa::create_intermediate(std::string_view common_name, KeyType key_type) const {
   auto key = generate_key(key_type);
   if (!key) return std::move(key).error();
-  auto cert = make_cert({common_name, &*key, &cert_, &key_, true, Usage::Server, nullptr, nullptr,
-                         Validity::days_from_now(365)});
+  auto cert = make_cert({common_name,
+                         &*key,
+                         &cert_,
+                         &key_,
+                         true,
+                         Usage::Server,
+                         nullptr,
+                         nullptr,
+                         Validity::days_from_now(365),
+                         {}});
   if (!cert) return std::move(cert).error();
   TestCa ca;
   ca.cert_ = std::move(*cert);
@@ -260,7 +278,7 @@ Result<Identity> TestCa::issue(const LeafSpec& spec) const {
   auto key = generate_key(spec.key_type);
   if (!key) return std::move(key).error();
   auto cert = make_cert({spec.common_name, &*key, &cert_, &key_, false, spec.usage, &spec.dns_names,
-                         &spec.ip_addresses, spec.validity});
+                         &spec.ip_addresses, spec.validity, spec.key_usage});
   if (!cert) return std::move(cert).error();
   return Identity{std::move(*cert), std::move(*key), chain_};
 }

@@ -104,3 +104,38 @@ TEST_CASE("write_pem writes the chain bundle and a private key file only the own
   ::unlink(key_path.c_str());
   ::rmdir(dir);
 }
+
+TEST_CASE("key usage and extended key usage decide what a certificate may be used for") {
+  struct Case {
+    const char* name;
+    Usage usage;
+    std::string key_usage;
+    long expect;
+  };
+  for (const auto& c :
+       {Case{"server leaf", Usage::Server, "", X509_V_OK},
+        Case{"server and client leaf", Usage::ServerAndClient, "", X509_V_OK},
+        Case{"client-only leaf as a server", Usage::Client, "", X509_V_ERR_INVALID_PURPOSE},
+        Case{"keyCertSign only", Usage::Server, "critical,keyCertSign",
+             X509_V_ERR_INVALID_PURPOSE}}) {
+    CAPTURE(c.name);
+    LeafSpec spec;
+    spec.dns_names = {"localhost"};
+    spec.usage = c.usage;
+    spec.key_usage = c.key_usage;
+    Identity id = pki().intermediate.issue(spec).value();
+    Contexts ctx = make_contexts(Config{});
+    REQUIRE(ctx.server.use_certificate(id.cert).has_value());
+    REQUIRE(ctx.server.use_private_key(id.key).has_value());
+    Pair pair = make_pair(ctx.client, ctx.server);
+    REQUIRE(pair.client.set_verify_hostname("localhost").has_value());
+    CHECK(complete_handshake(pair).ok == (c.expect == X509_V_OK));
+    CHECK(pair.client.verify_result().code == c.expect);
+  }
+  LeafSpec bad;
+  bad.key_usage = "critical,notAKeyUsage";
+  auto r = pki().root.issue(bad);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().to_string().find("notAKeyUsage") != std::string::npos);
+  CHECK(ERR_peek_error() == 0);
+}

@@ -40,6 +40,9 @@ struct LeafSpec {
   std::vector<std::string> ip_addresses;  ///< subjectAltName IP entries, e.g. "127.0.0.1", "::1".
   KeyType key_type = KeyType::EcP256;     ///< Key algorithm.
   Usage usage = Usage::Server;            ///< Extended key usage.
+  /// keyUsage in OpenSSL's config syntax, e.g. "critical,keyCertSign"; empty picks
+  /// "critical,digitalSignature,keyEncipherment", right for TLS leaves.
+  std::string key_usage;
   Validity validity = Validity::days_from_now(30);  ///< Validity window.
 };
 
