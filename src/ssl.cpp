@@ -179,16 +179,18 @@ void SslCtx::set_verify_depth(int depth) noexcept {
 Result<void> SslCtx::set_cipher_list(std::string_view list) {
   if (!*this) return empty_error("set_cipher_list");
   return detail::with_cstr(list, "SslCtx::set_cipher_list", [this, list](const char* s) {
-    return detail::check_positive(SSL_CTX_set_cipher_list(native_handle(), s),
-                                  "SslCtx::set_cipher_list(\"" + std::string(list) + "\")");
+    return detail::check_positive(SSL_CTX_set_cipher_list(native_handle(), s), [list] {
+      return "SslCtx::set_cipher_list(\"" + std::string(list) + "\")";
+    });
   });
 }
 
 Result<void> SslCtx::set_ciphersuites(std::string_view list) {
   if (!*this) return empty_error("set_ciphersuites");
   return detail::with_cstr(list, "SslCtx::set_ciphersuites", [this, list](const char* s) {
-    return detail::check_positive(SSL_CTX_set_ciphersuites(native_handle(), s),
-                                  "SslCtx::set_ciphersuites(\"" + std::string(list) + "\")");
+    return detail::check_positive(SSL_CTX_set_ciphersuites(native_handle(), s), [list] {
+      return "SslCtx::set_ciphersuites(\"" + std::string(list) + "\")";
+    });
   });
 }
 
@@ -197,7 +199,7 @@ Result<void> SslCtx::set_groups_list(std::string_view list) {
   return detail::with_cstr(list, "SslCtx::set_groups_list", [this, list](const char* s) {
     return detail::check_positive(
         ctx_ctrl(native_handle(), SSL_CTRL_SET_GROUPS_LIST, 0, const_cast<char*>(s)),
-        "SslCtx::set_groups_list(\"" + std::string(list) + "\")");
+        [list] { return "SslCtx::set_groups_list(\"" + std::string(list) + "\")"; });
   });
 }
 
@@ -260,8 +262,9 @@ Result<void> SslCtx::set_default_verify_paths() {
 Result<void> SslCtx::load_verify_file(std::string_view path) {
   if (!*this) return empty_error("load_verify_file");
   return detail::with_cstr(path, "SslCtx::load_verify_file", [this, path](const char* p) {
-    return detail::check_positive(SSL_CTX_load_verify_file(native_handle(), p),
-                                  "SslCtx::load_verify_file(\"" + std::string(path) + "\")");
+    return detail::check_positive(SSL_CTX_load_verify_file(native_handle(), p), [path] {
+      return "SslCtx::load_verify_file(\"" + std::string(path) + "\")";
+    });
   });
 }
 
@@ -444,7 +447,7 @@ Result<void> Ssl::set_verify_hostname(std::string_view host) {
   if (!*this) return empty_error("set_verify_hostname");
   if (host.empty()) return ErrorStack::message("Ssl::set_verify_hostname: empty host");
   return detail::with_cstr(host, "Ssl::set_verify_hostname", [this, host](const char* s) {
-    std::string what = "Ssl::set_verify_hostname(\"" + std::string(host) + "\")";
+    auto what = [host] { return "Ssl::set_verify_hostname(\"" + std::string(host) + "\")"; };
     if (is_ip_literal(host)) {
       // get0: the parameters belong to the SSL.
       X509_VERIFY_PARAM* param = SSL_get0_param(native_handle());

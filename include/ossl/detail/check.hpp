@@ -6,6 +6,7 @@
 
 #include <openssl/err.h>
 
+#include <concepts>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -27,6 +28,15 @@ inline void clear_error_queue() noexcept {
 [[nodiscard]] inline Result<void> check_positive(long rc, std::string_view what) {
   if (rc > 0) return {};
   return failure(what);
+}
+
+/// check_positive() whose context is built by `make_context()` only on failure, so
+/// that success never allocates (for contexts that quote the caller's input).
+template <class MakeContext>
+requires std::invocable<MakeContext&>
+[[nodiscard]] Result<void> check_positive(long rc, MakeContext&& make_context) {
+  if (rc > 0) return {};
+  return failure(make_context());
 }
 
 /// Convention "non-null on success".
