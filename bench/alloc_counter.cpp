@@ -25,7 +25,11 @@ void counting_free(void* p, const char*, int) {
 void* counted_new(std::size_t n) {
   g_cxx.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+#if defined(__cpp_exceptions)
   throw std::bad_alloc();
+#else
+  std::abort();
+#endif
 }
 }  // namespace
 

@@ -53,6 +53,10 @@ run_suites() {
     [ -x "$exe" ] || continue
     # OSSL_EXCLUDE: space-separated suite names this stage does not run.
     case " ${OSSL_EXCLUDE:-} " in *" $(basename "$exe") "*) continue ;; esac
+    # OSSL_ONLY: when set, the only suites this stage runs.
+    if [ -n "${OSSL_ONLY:-}" ]; then
+      case " $OSSL_ONLY " in *" $(basename "$exe") "*) ;; *) continue ;; esac
+    fi
     local rc=0
     timeout 900 "$@" "$exe" >"$log" 2>&1 || rc=$?
     if [ "$rc" -ne 0 ]; then

@@ -58,12 +58,13 @@ class [[nodiscard]] Result {
   const E& error() const& noexcept { return *std::get_if<1>(&v_); }
   E&& error() && noexcept { return std::move(*std::get_if<1>(&v_)); }
 
-  /// Returns the value, or `fallback` converted to T on an error.
-  template <class U>
+  /// Returns the value, or `fallback` converted to T on an error (`value_or({})` gives
+  /// a default-constructed T).
+  template <class U = T>
   T value_or(U&& fallback) const& {
     return has_value() ? **this : static_cast<T>(std::forward<U>(fallback));
   }
-  template <class U>
+  template <class U = T>
   T value_or(U&& fallback) && {
     return has_value() ? std::move(**this) : static_cast<T>(std::forward<U>(fallback));
   }
