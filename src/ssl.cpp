@@ -592,6 +592,15 @@ Result<std::size_t, SslIoError> Ssl::write(std::span<const unsigned char> buf) {
   return write(std::as_bytes(buf));
 }
 
+Result<void> Ssl::key_update(bool request_peer_update) {
+  if (!*this) return empty_error("key_update");
+  detail::clear_error_queue();
+  return detail::check_positive(
+      SSL_key_update(native_handle(),
+                     request_peer_update ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED),
+      "Ssl::key_update");
+}
+
 Result<ShutdownResult> Ssl::shutdown() {
   if (!*this) return empty_error("shutdown");
   if (fatal_) {

@@ -587,3 +587,24 @@ TEST_CASE("alpn_selected reports the protocol agreed through raw OpenSSL ALPN ca
   Connection none = connect(Config{});
   CHECK(none.pair.client.alpn_selected().empty());
 }
+
+TEST_CASE("key_update: TLS 1.3 rekeys both ways mid-connection; TLS 1.2 refuses") {
+  Connection c = connect(Config{.version = TlsVersion::Tls13});
+  read_tickets(c.pair.client);
+  REQUIRE(c.pair.client.key_update(true).has_value());
+  REQUIRE(c.pair.client.write("after update"sv).has_value());
+  char buf[32];
+  auto n = c.pair.server.read(buf);
+  REQUIRE(n.has_value());
+  CHECK(std::string_view(buf, *n) == "after update");
+  REQUIRE(c.pair.server.write("reply"sv).has_value());  // the server updated its keys too
+  n = c.pair.client.read(buf);
+  REQUIRE(n.has_value());
+  CHECK(std::string_view(buf, *n) == "reply");
+
+  Connection old = connect(Config{.version = TlsVersion::Tls12});
+  auto refused = old.pair.client.key_update(false);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().contains(ERR_LIB_SSL, SSL_R_WRONG_SSL_VERSION));
+  CHECK(ERR_peek_error() == 0);
+}

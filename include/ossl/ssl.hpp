@@ -323,6 +323,11 @@ class Ssl : public detail::Owner<Ssl, SSL> {
   /// Overload of write() for unsigned char buffers.
   [[nodiscard]] Result<std::size_t, SslIoError> write(std::span<const unsigned char> buf);
 
+  /// Schedules a TLS 1.3 key update, sent with the next write (or a do_handshake());
+  /// with `request_peer_update` the peer updates its keys too. TLS 1.2 has no key
+  /// update (ossl never renegotiates): an error there. (SSL_key_update)
+  [[nodiscard]] Result<void> key_update(bool request_peer_update);
+
   /// Sends close_notify (returns Sent) and, on a later call once the peer's
   /// close_notify arrived, returns Complete. Refused with an error after a fatal error
   /// on the connection (OpenSSL forbids close_notify then), before the handshake, or
