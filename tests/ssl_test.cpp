@@ -608,3 +608,101 @@ TEST_CASE("key_update: TLS 1.3 rekeys both ways mid-connection; TLS 1.2 refuses"
   CHECK(refused.error().contains(ERR_LIB_SSL, SSL_R_WRONG_SSL_VERSION));
   CHECK(ERR_peek_error() == 0);
 }
+
+namespace {
+// A server connection that reads `input` from a memory BIO that then reports EOF.
+SslIoError server_fed(std::string_view input) {
+  Contexts ctx = make_contexts(Config{});
+  auto server = ctx.server.new_ssl().value();
+  auto in = Bio::from_bytes(input).value();
+  BIO_set_mem_eof_return(in.native_handle(), 0);  // end of data, not "retry later"
+  server.set_bio(std::move(in), Bio::new_mem().value());
+  server.set_accept_state();
+  auto r = server.do_handshake();
+  REQUIRE_FALSE(r.has_value());
+  return r.error();
+}
+}  // namespace
+
+TEST_CASE("peer garbage: bytes that are not TLS fail the handshake with a named reason") {
+  struct Case {
+    const char* name;
+    std::string_view input;
+    int reason;
+  };
+  for (const auto& c :
+       {Case{"plain HTTP to a TLS port", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"sv, SSL_R_HTTP_REQUEST},
+        Case{"random bytes", "\x42\x13\x37\x00\x10hello garbage!!"sv, SSL_R_WRONG_VERSION_NUMBER},
+        Case{"a record header and nothing else", "\x16\x03\x01\x00\x40"sv,
+             SSL_R_UNEXPECTED_EOF_WHILE_READING}}) {
+    CAPTURE(std::string(c.name));
+    const SslIoError e = server_fed(c.input);
+    CHECK(e == SslIoError::Kind::Ssl);
+    CHECK_MESSAGE(e.stack().contains(ERR_LIB_SSL, c.reason), e.to_string());
+    CHECK(ERR_peek_error() == 0);
+  }
+}
+
+TEST_CASE("a record cut short by the end of the transport is truncation, not data") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    Contexts ctx = make_contexts(Config{.version = v});
+    auto client = ctx.client.new_ssl().value();
+    auto server = ctx.server.new_ssl().value();
+    REQUIRE(client.set_verify_hostname("localhost").has_value());
+    client.set_bio(Bio::new_mem().value(), Bio::new_mem().value());
+    server.set_bio(Bio::new_mem().value(), Bio::new_mem().value());
+    client.set_connect_state();
+    server.set_accept_state();
+    // get0 BIOs: still owned by their SSL.
+    auto move_all = [](Ssl& from, Ssl& to, std::size_t limit = SIZE_MAX) {
+      char* p = nullptr;
+      const long n = BIO_get_mem_data(SSL_get_wbio(from.native_handle()), &p);
+      const std::string bytes(p, static_cast<std::size_t>(n));
+      (void)BIO_reset(SSL_get_wbio(from.native_handle()));
+      const std::string part = bytes.substr(0, std::min(limit, bytes.size()));
+      BIO_write(SSL_get_rbio(to.native_handle()), part.data(), static_cast<int>(part.size()));
+    };
+    for (int i = 0; i < 8 && !(client.is_init_finished() && server.is_init_finished()); ++i) {
+      (void)client.do_handshake();
+      move_all(client, server);
+      (void)server.do_handshake();
+      move_all(server, client);
+    }
+    REQUIRE(server.is_init_finished());
+    REQUIRE(client.write("a whole record that will arrive cut in half"sv).has_value());
+    char* p = nullptr;
+    const long len = BIO_get_mem_data(SSL_get_wbio(client.native_handle()), &p);
+    move_all(client, server, static_cast<std::size_t>(len / 2));
+    BIO_set_mem_eof_return(SSL_get_rbio(server.native_handle()), 0);  // the transport ends
+    char buf[64];
+    auto r = server.read(buf);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error() == SslIoError::Kind::Ssl);
+    CHECK(r.error().truncated());
+    CHECK(ERR_peek_error() == 0);
+  }
+}
+
+TEST_CASE("using a connection after shutdown or after a fatal error is an error, never a crash") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    Connection c = connect(Config{.version = v});
+    REQUIRE(c.pair.client.shutdown().value() == ShutdownResult::Sent);
+    auto w = c.pair.client.write("too late"sv);
+    REQUIRE_FALSE(w.has_value());
+    CHECK(w.error() == SslIoError::Kind::Ssl);
+    CHECK(w.error().stack().contains(ERR_LIB_SSL, SSL_R_PROTOCOL_IS_SHUTDOWN));
+
+    Connection dead = connect(Config{.version = v});
+    dead.pair.server = Ssl();  // the peer vanishes
+    char buf[8];
+    REQUIRE_FALSE(dead.pair.client.read(buf).has_value());  // fatal: truncated
+    auto again = dead.pair.client.read(buf);
+    REQUIRE_FALSE(again.has_value());
+    CHECK_FALSE(again.error().would_block());
+    CHECK_FALSE(dead.pair.client.write("x"sv).has_value());
+    CHECK_FALSE(dead.pair.client.shutdown().has_value());
+    CHECK(ERR_peek_error() == 0);
+  }
+}
