@@ -15,8 +15,8 @@ std::string to_string(TlsVersion v) {
       return "TLSv1.3";
   }
   char buf[32];
-  std::snprintf(buf, sizeof buf, "unknown (0x%04x)", static_cast<unsigned>(v));
-  return buf;
+  const int n = std::snprintf(buf, sizeof buf, "unknown (0x%04x)", static_cast<unsigned>(v));
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("unknown");
 }
 
 bool SslIoError::truncated() const noexcept {

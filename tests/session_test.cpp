@@ -91,6 +91,9 @@ TEST_CASE("session() borrows without a reference; get1_session() owns one") {
       REQUIRE(SSL_SESSION_set_ex_data((*borrowed)->native_handle(), idx, &frees) == 1);
       CHECK((*borrowed)->native_handle() == SSL_get_session(pair.client.native_handle()));
       auto copy = *borrowed;  // copying the view is another view, no reference
+      auto& alias = copy;
+      copy = alias;  // self-assignment keeps the view (it once dropped it)
+      CHECK(copy->native_handle() == (*borrowed)->native_handle());
       CHECK(copy->is_resumable());
     }
     CHECK(frees == 0);

@@ -98,8 +98,10 @@ class BorrowedSslSession {
   explicit BorrowedSslSession(SSL_SESSION* p) noexcept : s_(p) {}
   BorrowedSslSession(const BorrowedSslSession& o) noexcept : s_(o.s_.native_handle()) {}
   BorrowedSslSession& operator=(const BorrowedSslSession& o) noexcept {
-    release_view();
-    s_ = SslSession(o.s_.native_handle());
+    if (this != &o) {  // releasing first would lose the pointer on self-assignment
+      release_view();
+      s_ = SslSession(o.s_.native_handle());
+    }
     return *this;
   }
   ~BorrowedSslSession() { release_view(); }

@@ -30,8 +30,10 @@ class Handle {
     if (p_ != nullptr) HandleTraits<T>::up_ref(p_);
   }
   Handle& operator=(const Handle& other) noexcept requires UpRefable<T> {
-    Handle copy(other);
-    swap(copy);
+    if (this != &other) {
+      Handle copy(other);  // up-ref first, then release the old object
+      swap(copy);
+    }
     return *this;
   }
   Handle(Handle&& other) noexcept : p_(std::exchange(other.p_, nullptr)) {}
