@@ -2,6 +2,7 @@
 // one byte, the whole list at most 65535 bytes.
 #pragma once
 
+#include <ossl/detail/export.hpp>
 #include <ossl/result.hpp>
 
 #include <cstddef>
@@ -20,14 +21,16 @@ enum class AlpnMismatch {
 
 /// Encodes protocol names into the wire format. Empty names, names over 255 bytes,
 /// an empty list and lists over 65535 encoded bytes are errors naming the offender.
-[[nodiscard]] Result<std::vector<std::byte>> alpn_encode(std::span<const std::string_view> names);
+[[nodiscard]] OSSL_API Result<std::vector<std::byte>> alpn_encode(
+    std::span<const std::string_view> names);
 /// Overload for a braced list: alpn_encode({"h2", "http/1.1"}).
-[[nodiscard]] Result<std::vector<std::byte>> alpn_encode(
+[[nodiscard]] OSSL_API Result<std::vector<std::byte>> alpn_encode(
     std::initializer_list<std::string_view> names);
 
 /// Validates a wire-format list and returns views of its names (valid while `wire`
 /// is). A zero length prefix, a prefix that runs past the end, an empty list or one
 /// over 65535 bytes is an error giving the offset.
-[[nodiscard]] Result<std::vector<std::string_view>> alpn_decode(std::span<const std::byte> wire);
+[[nodiscard]] OSSL_API Result<std::vector<std::string_view>> alpn_decode(
+    std::span<const std::byte> wire);
 
 }  // namespace ossl

@@ -26,7 +26,7 @@ enum class CloseOnFree : bool { No = false, Yes = true };
 
 /// Move-only owner of a BIO (chain). Ownership passes to an Ssl with
 /// Ssl::set_bio()/set_bio_duplex(); a moved-from Bio is empty and safe to destroy.
-class Bio : public detail::Owner<Bio, BIO> {
+class OSSL_API Bio : public detail::Owner<Bio, BIO> {
  public:
   static constexpr const char* kName = "Bio";
 

@@ -21,9 +21,9 @@
 namespace ossl {
 
 /// Role tag: a builder for client contexts.
-struct Client {};
+struct OSSL_API Client {};
 /// Role tag: a builder for server contexts.
-struct Server {};
+struct OSSL_API Server {};
 
 /// Satisfied by the role tags Client and Server.
 template <class R>
@@ -48,7 +48,7 @@ concept Role = std::same_as<R, Client> || std::same_as<R, Server>;
 /// while connections are made from it on other threads is a data race; build a new
 /// context to reconfigure). Move-only.
 template <Role R>
-class SslCtxBuilder {
+class OSSL_API SslCtxBuilder {
   static constexpr bool kServer = std::same_as<R, Server>;
   static constexpr bool kClient = std::same_as<R, Client>;
 

@@ -2,6 +2,8 @@
 // Error is the exception that carries one (thrown only by Result::value()).
 #pragma once
 
+#include <ossl/detail/export.hpp>
+
 #include <cstddef>
 #include <exception>
 #include <string>
@@ -12,7 +14,7 @@ namespace ossl {
 
 /// One record of OpenSSL's error queue, copied out so it outlives the queue, or one
 /// error detected by ossl itself (then `code` is 0 and `library` is "ossl").
-struct ErrorRecord {
+struct OSSL_API ErrorRecord {
   unsigned long code = 0;  ///< Packed OpenSSL error code (ERR_get_error_all), 0 for ossl's own.
   std::string library;     ///< Library name, e.g. "SSL routines" (ERR_lib_error_string).
   std::string reason;      ///< Reason text, e.g. "no cipher match" (ERR_reason_error_string).
@@ -35,7 +37,7 @@ struct ErrorRecord {
 /// `drain()` empties the calling thread's OpenSSL error queue into a new stack, so
 /// no record of one call leaks into the next. Errors that ossl detects itself (an
 /// embedded NUL, a null pointer to adopt, ...) are records too, made by `message()`.
-class ErrorStack {
+class OSSL_API ErrorStack {
  public:
   using const_iterator = std::vector<ErrorRecord>::const_iterator;
 
@@ -89,7 +91,7 @@ class ErrorStack {
 
 /// Exception thrown by Result::value() on an error; carries the ErrorStack and a
 /// what() text formatted from it. ossl never throws from anywhere else.
-class Error : public std::exception {
+class OSSL_API Error : public std::exception {
  public:
   explicit Error(ErrorStack stack);
   /// Returns the formatted error text (ErrorStack::to_string()).
@@ -105,7 +107,7 @@ class Error : public std::exception {
 namespace detail {
 /// Throws Error(stack), or, in a build without exceptions, prints the error text to
 /// stderr and aborts. Never returns.
-[[noreturn]] void raise(const ErrorStack& stack);
+[[noreturn]] OSSL_API void raise(const ErrorStack& stack);
 }  // namespace detail
 
 }  // namespace ossl

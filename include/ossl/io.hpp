@@ -27,15 +27,15 @@ using Clock = std::chrono::steady_clock;
 
 /// Puts `fd` in non-blocking mode (or back). Returns an error naming the fd and errno.
 /// (fcntl O_NONBLOCK)
-[[nodiscard]] Result<void> set_nonblocking(int fd, bool on = true);
+[[nodiscard]] OSSL_API Result<void> set_nonblocking(int fd, bool on = true);
 
 /// Waits until the connection's socket is ready for what `pending` asks: readable for
 /// WantRead, writable for WantWrite. Other outcomes are returned unchanged (there is
 /// nothing to wait for). A timeout is a Syscall error with sys_errno() == ETIMEDOUT; a
 /// connection without a socket (e.g. a BIO pair) is an Other error saying so.
 /// (poll on SSL_get_rfd / SSL_get_wfd)
-[[nodiscard]] Result<void, SslIoError> wait(const Ssl& ssl, const SslIoError& pending,
-                                            Timeout timeout);
+[[nodiscard]] OSSL_API Result<void, SslIoError> wait(const Ssl& ssl, const SslIoError& pending,
+                                                     Timeout timeout);
 
 /// Calls `step` (returning Result<T, SslIoError>) until it no longer asks to retry,
 /// waiting on the socket in between; the whole call is bounded by `timeout`.
@@ -54,25 +54,27 @@ auto retry(const Ssl& ssl, Timeout timeout, Step&& step) -> decltype(step()) {
 
 /// Completes the handshake in the role set before (set_connect_state /
 /// set_accept_state). (SSL_do_handshake in a retry loop)
-[[nodiscard]] Result<void, SslIoError> handshake(Ssl& ssl, Timeout timeout);
+[[nodiscard]] OSSL_API Result<void, SslIoError> handshake(Ssl& ssl, Timeout timeout);
 
 /// Writes all of `data`, however the transport splits it. (SSL_write_ex in a retry loop)
-[[nodiscard]] Result<void, SslIoError> write_all(Ssl& ssl, std::span<const std::byte> data,
-                                                 Timeout timeout);
+[[nodiscard]] OSSL_API Result<void, SslIoError> write_all(Ssl& ssl, std::span<const std::byte> data,
+                                                          Timeout timeout);
 /// Overload of write_all() for text.
-[[nodiscard]] Result<void, SslIoError> write_all(Ssl& ssl, std::string_view text, Timeout timeout);
+[[nodiscard]] OSSL_API Result<void, SslIoError> write_all(Ssl& ssl, std::string_view text,
+                                                          Timeout timeout);
 
 /// Appends everything the peer sends to `out` until its close_notify, and returns the
 /// number of bytes read. A peer that closes without close_notify is an error whose
 /// truncated() is true (the data may be cut short), never a silent success; more than
 /// `max_bytes` is an error too. (SSL_read_ex in a retry loop)
-[[nodiscard]] Result<std::size_t, SslIoError> read_to_end(Ssl& ssl, std::string& out,
-                                                          Timeout timeout,
-                                                          std::size_t max_bytes = 64 << 20);
+[[nodiscard]] OSSL_API Result<std::size_t, SslIoError> read_to_end(Ssl& ssl, std::string& out,
+                                                                   Timeout timeout,
+                                                                   std::size_t max_bytes = 64
+                                                                                           << 20);
 
 /// Sends close_notify and, with `wait_for_peer`, waits for the peer's until `timeout`.
 /// Returns what was achieved (Sent or Complete). (SSL_shutdown in a retry loop)
-[[nodiscard]] Result<ShutdownResult> shutdown(Ssl& ssl, Timeout timeout,
-                                              bool wait_for_peer = false);
+[[nodiscard]] OSSL_API Result<ShutdownResult> shutdown(Ssl& ssl, Timeout timeout,
+                                                       bool wait_for_peer = false);
 
 }  // namespace ossl::io

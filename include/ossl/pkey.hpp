@@ -26,9 +26,9 @@ struct HandleTraits<EVP_PKEY> {
 }  // namespace detail
 
 /// Tag: the key holds private material (it can sign and be used as a server key).
-struct Private {};
+struct OSSL_API Private {};
 /// Tag: the key holds only the public half.
-struct Public {};
+struct OSSL_API Public {};
 
 /// Satisfied by the key tags: Private and Public.
 template <class K>
@@ -46,7 +46,7 @@ enum class EcCurve { P256, P384 };
 /// every copy frees its own reference. Loading never prompts on a terminal: an
 /// encrypted key without a passphrase is an error.
 template <KeyKind K>
-class Pkey : public detail::Owner<Pkey<K>, EVP_PKEY> {
+class OSSL_API Pkey : public detail::Owner<Pkey<K>, EVP_PKEY> {
  public:
   static constexpr const char* kName = HasPrivate<K> ? "Pkey<Private>" : "Pkey<Public>";
 

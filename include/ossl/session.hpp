@@ -30,7 +30,7 @@ class BorrowedSslSession;
 /// Reference-counted owner of a TLS session, for resumption. Copies share one
 /// session (SSL_SESSION_up_ref). A session is immutable once made: every accessor is
 /// const and safe to call from several threads.
-class SslSession : public detail::Owner<SslSession, SSL_SESSION> {
+class OSSL_API SslSession : public detail::Owner<SslSession, SSL_SESSION> {
  public:
   static constexpr const char* kName = "SslSession";
   using Clock = std::chrono::system_clock;

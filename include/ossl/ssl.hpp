@@ -45,7 +45,7 @@ using AlpnSelector =
     std::function<std::optional<std::string_view>(std::span<const std::string_view> offered)>;
 
 /// The certificate verification result of a connection (X509_V_* code).
-struct VerifyResult {
+struct OSSL_API VerifyResult {
   long code = X509_V_OK;
   /// Returns true for X509_V_OK.
   [[nodiscard]] bool ok() const noexcept { return code == X509_V_OK; }
@@ -71,7 +71,7 @@ struct ShutdownState {
 ///
 /// Warning: a context made here maps OpenSSL directly and verifies nothing until
 /// set_verify(SslVerifyMode::PEER) is called. SslCtxBuilder makes secure contexts.
-class SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
+class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
  public:
   static constexpr const char* kName = "SslCtx";
 
@@ -232,7 +232,7 @@ class SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
 /// Every I/O call empties the thread's error queue first (only when something is
 /// queued) and returns a typed SslIoError; after a Syscall or Ssl error the
 /// connection is dead and shutdown() refuses to send close_notify.
-class Ssl : public detail::Owner<Ssl, SSL> {
+class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
  public:
   static constexpr const char* kName = "Ssl";
 

@@ -18,7 +18,7 @@ namespace ossl {
 enum class TlsVersion : int { Tls12 = 0x0303, Tls13 = 0x0304 };
 
 /// Returns "TLSv1.2", "TLSv1.3", or "unknown (0x....)" style text for other values.
-[[nodiscard]] std::string to_string(TlsVersion v);
+[[nodiscard]] OSSL_API std::string to_string(TlsVersion v);
 
 /// Peer verification mode: SSL_VERIFY_* bits. Combine with operator|.
 class SslVerifyMode : public detail::BitFlags<SslVerifyMode, int> {
@@ -69,7 +69,7 @@ enum class ShutdownResult {
 /// The failure of a TLS I/O call (handshake, read, write), typed after
 /// SSL_get_error(). Retry outcomes (WantRead, WantWrite) carry no records; Ssl and
 /// Syscall carry the drained ErrorStack.
-class SslIoError {
+class OSSL_API SslIoError {
  public:
   enum class Kind {
     WantRead,    ///< Non-blocking: the transport has no data yet; retry after it is readable.
@@ -117,9 +117,9 @@ class SslIoError {
 };
 
 /// Returns the name of `kind`: "WantRead", "WantWrite", "ZeroReturn", ...
-[[nodiscard]] std::string_view to_string(SslIoError::Kind kind) noexcept;
+[[nodiscard]] OSSL_API std::string_view to_string(SslIoError::Kind kind) noexcept;
 
 /// ADL hook for Result<T, SslIoError>::value(): the stack with the kind as context.
-[[nodiscard]] ErrorStack to_error_stack(const SslIoError& e);
+[[nodiscard]] OSSL_API ErrorStack to_error_stack(const SslIoError& e);
 
 }  // namespace ossl

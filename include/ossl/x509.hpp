@@ -66,7 +66,7 @@ struct GeneralName {
 
 /// Reference-counted owner of an X509 certificate. Copies share one certificate
 /// (X509_up_ref); each copy frees its own reference.
-class X509 : public detail::Owner<X509, ::X509> {
+class OSSL_API X509 : public detail::Owner<X509, ::X509> {
  public:
   static constexpr const char* kName = "X509";
   using Clock = std::chrono::system_clock;
@@ -131,7 +131,7 @@ class X509 : public detail::Owner<X509, ::X509> {
   [[nodiscard]] bool check_ip(std::string_view ip) const;
 
   /// Returns true when both hold the same certificate. (X509_cmp)
-  friend bool operator==(const X509& a, const X509& b) noexcept;
+  friend OSSL_API bool operator==(const X509& a, const X509& b) noexcept;
 
  private:
   friend class detail::Owner<X509, ::X509>;

@@ -43,6 +43,19 @@ libdir=$(dirname "$pcdir")
 static_flag=()
 [ "$kind" = static ] && static_flag=(--static)
 
+# 0. A shared library exports the ossl namespace only, with a sane soname.
+if [ "$kind" = shared ]; then
+  {
+    so=$(find "$libdir" -name 'libossl.so.*.*.*' | head -n 1)
+    readelf -d "$so" | grep -q 'SONAME.*\[libossl\.so\.0\]' || { echo "bad soname in $so"; false; }
+    stray=$(nm -D --defined-only "$so" | c++filt | cut -d' ' -f3- |
+      grep -vE '^(ossl::|typeinfo for ossl::|typeinfo name for ossl::|vtable for ossl::)')
+    echo "exported: $(nm -D --defined-only "$so" | wc -l) symbols"
+    [ -z "$stray" ] || { echo "exported outside namespace ossl:"; echo "$stray" | head -n 20; false; }
+  } >"$log" 2>&1
+  record exports $?
+fi
+
 # 1. CMake: find_package(ossl CONFIG REQUIRED), target ossl::ossl.
 { cmake -S "$src/tests/consumers/cmake" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix" &&
   cmake --build "$tmp/cmake" && LD_LIBRARY_PATH="$libdir" "$tmp/cmake/consumer"; } >"$log" 2>&1

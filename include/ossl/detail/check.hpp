@@ -22,7 +22,7 @@ inline void clear_error_queue() noexcept {
 
 /// Drains the queue into an ErrorStack with `what` as context; a failure that queued
 /// nothing still gets a record saying so, so an error is never empty.
-[[nodiscard]] ErrorStack failure(std::string_view what);
+[[nodiscard]] OSSL_API ErrorStack failure(std::string_view what);
 
 /// Convention "1 (or any positive value) on success, 0 or negative on failure".
 [[nodiscard]] inline Result<void> check_positive(long rc, std::string_view what) {

@@ -21,7 +21,7 @@ enum class KeyType { EcP256, EcP384, Ed25519, Rsa2048 };
 enum class Usage { Server, Client, ServerAndClient };
 
 /// A validity window.
-struct Validity {
+struct OSSL_API Validity {
   std::chrono::system_clock::time_point not_before;
   std::chrono::system_clock::time_point not_after;
 
@@ -48,7 +48,7 @@ struct LeafSpec {
 
 /// A certificate with its private key and the intermediates that lead to the root
 /// (leaf first order: chain[0] signed the leaf). The root is not included.
-struct Identity {
+struct OSSL_API Identity {
   X509 cert;
   Pkey<Private> key;
   std::vector<X509> chain;
@@ -59,7 +59,7 @@ struct Identity {
 };
 
 /// A certificate authority that issues test certificates. Copies share the CA.
-class TestCa {
+class OSSL_API TestCa {
  public:
   /// Makes a self-signed root CA named `common_name` with a key of `key_type`.
   [[nodiscard]] static Result<TestCa> create_root(std::string_view common_name = "ossl test root",
@@ -88,6 +88,6 @@ class TestCa {
 };
 
 /// Generates a key of the given type.
-[[nodiscard]] Result<Pkey<Private>> generate_key(KeyType type);
+[[nodiscard]] OSSL_API Result<Pkey<Private>> generate_key(KeyType type);
 
 }  // namespace ossl::testing
