@@ -7,6 +7,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <climits>
 #include <cstddef>
@@ -25,6 +26,24 @@ inline X509* ossl_sk_x509_value(const STACK_OF(X509) * sk, int i) noexcept {
 }
 
 namespace ossl::detail {
+
+/// Builds a certificate's extension cache now. OpenSSL 3.0 builds it lazily on first use
+/// with a check-then-lock that lets two threads rewrite it while a third reads it (a
+/// data race ThreadSanitizer reports when first handshakes run on several threads).
+/// Every certificate ossl parses or hands to a context gets its cache built here, while
+/// only one thread sees it. (X509_check_purpose with purpose -1 only caches)
+inline void cache_extensions(::X509* cert) noexcept {
+  if (cert != nullptr) (void)X509_check_purpose(cert, -1, 0);
+}
+
+/// cache_extensions() for every certificate of a trust store.
+inline void cache_store_extensions(X509_STORE* store) noexcept {
+  if (store == nullptr) return;
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);  // get0
+  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+    cache_extensions(X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i)));
+  }
+}
 
 inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
   return std::as_bytes(std::span(s.data(), s.size()));

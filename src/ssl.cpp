@@ -206,6 +206,7 @@ Result<void> SslCtx::set_groups_list(std::string_view list) {
 Result<void> SslCtx::use_certificate(const X509& cert) {
   if (!*this) return empty_error("use_certificate");
   if (!cert) return ErrorStack::message("SslCtx::use_certificate: empty certificate");
+  detail::cache_extensions(cert.native_handle());  // see cache_extensions()
   // SSL_CTX_use_certificate takes its own reference; `cert` stays the caller's.
   return detail::check_positive(SSL_CTX_use_certificate(native_handle(), cert.native_handle()),
                                 "SslCtx::use_certificate");
@@ -229,6 +230,7 @@ Result<void> SslCtx::check_private_key() const {
 Result<void> SslCtx::add_chain_cert(const X509& cert) {
   if (!*this) return empty_error("add_chain_cert");
   if (!cert) return ErrorStack::message("SslCtx::add_chain_cert: empty certificate");
+  detail::cache_extensions(cert.native_handle());
   // larg 1 selects the add1 variant: the context up-refs, `cert` stays the caller's.
   return detail::check_positive(
       ctx_ctrl(native_handle(), SSL_CTRL_CHAIN_CERT, 1, cert.native_handle()),
@@ -255,22 +257,28 @@ std::optional<X509> SslCtx::certificate() const {
 
 Result<void> SslCtx::set_default_verify_paths() {
   if (!*this) return empty_error("set_default_verify_paths");
-  return detail::check_positive(SSL_CTX_set_default_verify_paths(native_handle()),
-                                "SslCtx::set_default_verify_paths");
+  auto ok = detail::check_positive(SSL_CTX_set_default_verify_paths(native_handle()),
+                                   "SslCtx::set_default_verify_paths");
+  // The bundle file's certificates are in the store now (directories load lazily).
+  if (ok) detail::cache_store_extensions(SSL_CTX_get_cert_store(native_handle()));
+  return ok;
 }
 
 Result<void> SslCtx::load_verify_file(std::string_view path) {
   if (!*this) return empty_error("load_verify_file");
-  return detail::with_cstr(path, "SslCtx::load_verify_file", [this, path](const char* p) {
+  auto ok = detail::with_cstr(path, "SslCtx::load_verify_file", [this, path](const char* p) {
     return detail::check_positive(SSL_CTX_load_verify_file(native_handle(), p), [path] {
       return "SslCtx::load_verify_file(\"" + std::string(path) + "\")";
     });
   });
+  if (ok) detail::cache_store_extensions(SSL_CTX_get_cert_store(native_handle()));
+  return ok;
 }
 
 Result<void> SslCtx::add_trusted_cert(const X509& cert) {
   if (!*this) return empty_error("add_trusted_cert");
   if (!cert) return ErrorStack::message("SslCtx::add_trusted_cert: empty certificate");
+  detail::cache_extensions(cert.native_handle());
   // The store is get0 (owned by the context); X509_STORE_add_cert up-refs `cert`.
   return detail::check_positive(
       X509_STORE_add_cert(SSL_CTX_get_cert_store(native_handle()), cert.native_handle()),

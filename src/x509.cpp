@@ -56,12 +56,14 @@ Result<X509> X509::from_pem(std::span<const std::byte> pem) {
   if (!bio) return std::move(bio).error();
   auto cert = read_one_pem(bio->native_handle(), "X509::from_pem: no valid PEM certificate");
   if (!cert) return std::move(cert).error();
+  detail::cache_extensions(*cert);
   return X509(*cert);
 }
 
 Result<X509> X509::from_der(std::span<const std::byte> der) {
   auto cert = detail::d2i_exact<::X509>(d2i_X509, X509_free, der, "X509::from_der");
   if (!cert) return std::move(cert).error();
+  detail::cache_extensions(*cert);
   return X509(*cert);
 }
 
@@ -72,6 +74,7 @@ Result<std::vector<X509>> X509::stack_from_pem(std::string_view pem) {
   for (;;) {
     ::X509* cert = PEM_read_bio_X509(bio->native_handle(), nullptr, no_password, nullptr);
     if (cert != nullptr) {
+      detail::cache_extensions(cert);
       out.push_back(X509(cert));
       continue;
     }

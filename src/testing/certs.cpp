@@ -181,6 +181,7 @@ Result<X509> make_cert(const CertParams& p) {
   if (X509_sign(x, p.issuer_key->native_handle(), ed ? nullptr : EVP_sha256()) <= 0) {
     return detail::failure("testing: X509_sign");
   }
+  detail::cache_extensions(x);  // before the certificate can be shared (internal.hpp)
   return cert;
 }
 
