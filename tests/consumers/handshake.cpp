@@ -16,7 +16,8 @@ int main() {
                         .private_key(id.key)
                         .build()
                         .value();
-  auto client_ctx = ossl::SslCtxBuilder<ossl::Client>::create().ca_cert(root.cert()).build().value();
+  auto client_ctx =
+      ossl::SslCtxBuilder<ossl::Client>::create().ca_cert(root.cert()).build().value();
   auto client = client_ctx.new_ssl_for_host("localhost").value();
   auto server = server_ctx.new_ssl().value();
   auto [a, b] = ossl::Bio::new_bio_pair().value();
