@@ -87,6 +87,13 @@ void SslCtxBuilder<R>::fail(const char* name, ErrorStack error) {
 template <Role R>
 template <class F>
 SslCtxBuilder<R>& SslCtxBuilder<R>::step(const char* name, F&& run) {
+  if (moved_from_.value) {
+    // A moved optional<ErrorStack> stays engaged (holding a moved-from stack), so
+    // replace it rather than keep it: the message must say what happened.
+    error_ = ErrorStack::message("the builder was moved from: use the builder it was moved to")
+                 .with_context(std::string(role_name<R>()) + name);
+    return *this;
+  }
   if (built_) {
     fail(name, ErrorStack::message("step after build(): the builder is spent"));
     return *this;

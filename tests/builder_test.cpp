@@ -192,6 +192,35 @@ TEST_CASE("a builder is spent after build(): later steps and builds are errors")
   CHECK(again.error().to_string().find("step after build()") != std::string::npos);
 }
 
+TEST_CASE("a moved-from builder is spent: its steps and build() say it was moved") {
+  struct Case {
+    const char* name;
+    bool failed_before_move;
+  };
+  for (const Case c : {Case{"clean builder", false}, Case{"builder with an error", true}}) {
+    CAPTURE(c.name);
+    auto source = ClientB::create();
+    if (c.failed_before_move) source.cipher_list("NOT-A-CIPHER");
+    auto target = std::move(source);
+    source.min_proto_version(TlsVersion::Tls13);  // NOLINT(bugprone-use-after-move): tested
+    auto spent = source.build();                  // NOLINT(bugprone-use-after-move)
+    REQUIRE_FALSE(spent.has_value());
+    CHECK(spent.error().to_string().find("moved from") != std::string::npos);
+    CHECK(spent.error().context().find("SslCtxBuilder<Client>::build") != std::string::npos);
+    // The builder moved to carries on where the source stopped.
+    auto built = target.build();
+    CHECK(built.has_value() == !c.failed_before_move);
+    if (c.failed_before_move) {
+      CHECK(built.error().to_string().find("cipher_list") != std::string::npos);
+    }
+    // Move assignment marks its source too.
+    auto assigned = ServerB::create();
+    auto other = ServerB::create();
+    assigned = std::move(other);
+    CHECK(other.build().error().to_string().find("moved from") != std::string::npos);  // NOLINT
+  }
+}
+
 // -------------------------------------------------------------- secure defaults
 
 TEST_CASE("client defaults: TLS 1.2 floor, verification on, system trust store") {

@@ -14,25 +14,35 @@
 namespace ossl {
 
 namespace detail {
+/// How Handle frees a BIO.
 template <>
 struct HandleTraits<BIO> {
   // BIO_free_all: a Bio may own a chain (e.g. a filter pushed onto a socket BIO).
+  /// Releases one reference (BIO_free_all).
   static void free(BIO* p) noexcept { BIO_free_all(p); }
 };
 }  // namespace detail
 
 /// Whether a socket Bio closes its file descriptor when freed.
-enum class CloseOnFree : bool { No = false, Yes = true };
+enum class CloseOnFree : bool {
+  No = false,  ///< The descriptor stays open (BIO_NOCLOSE); the caller closes it.
+  Yes = true,  ///< Freeing the Bio closes the descriptor (BIO_CLOSE).
+};
 
 /// Move-only owner of a BIO (chain). Ownership passes to an Ssl with
 /// Ssl::set_bio()/set_bio_duplex(); a moved-from Bio is empty and safe to destroy.
 class OSSL_API Bio : public detail::Owner<Bio, BIO> {
  public:
+  /// The type name that error messages start with ("Name::method: ...").
   static constexpr const char* kName = "Bio";
 
+  /// An empty Bio (operator bool is false; methods return an "empty Bio" error).
   Bio() noexcept = default;
+  ///@{
+  /// Takes over `other`'s BIO (freeing the one held before); `other` is left empty.
   Bio(Bio&&) noexcept = default;
   Bio& operator=(Bio&&) noexcept = default;
+  ///@}
   Bio(const Bio&) = delete;
   Bio& operator=(const Bio&) = delete;
 

@@ -53,10 +53,15 @@ class OSSL_API SslCtxBuilder {
   static constexpr bool kClient = std::same_as<R, Client>;
 
  public:
+  ///@{
+  /// Moves the context under construction and any recorded error. The moved-from
+  /// builder is spent: its later steps and build() return an error saying it was moved.
   SslCtxBuilder(SslCtxBuilder&&) noexcept = default;
   SslCtxBuilder& operator=(SslCtxBuilder&&) noexcept = default;
+  ///@}
   SslCtxBuilder(const SslCtxBuilder&) = delete;
   SslCtxBuilder& operator=(const SslCtxBuilder&) = delete;
+  /// Frees the context if build() was not called.
   ~SslCtxBuilder() = default;
 
   /// Starts a builder over a new context (TLS_client_method / TLS_server_method);
@@ -65,39 +70,54 @@ class OSSL_API SslCtxBuilder {
 
   // ------------------------------------------------------------------ both roles
 
+  ///@{
   /// Lowest version to negotiate. Default: TLS 1.2. (SSL_CTX_set_min_proto_version)
   SslCtxBuilder& min_proto_version(TlsVersion version) &;
   SslCtxBuilder&& min_proto_version(TlsVersion version) && {
     return std::move(min_proto_version(version));
   }
+  ///@}
+  ///@{
   /// Highest version to negotiate. Default: the highest OpenSSL supports (TLS 1.3).
   /// (SSL_CTX_set_max_proto_version)
   SslCtxBuilder& max_proto_version(TlsVersion version) &;
   SslCtxBuilder&& max_proto_version(TlsVersion version) && {
     return std::move(max_proto_version(version));
   }
+  ///@}
+  ///@{
   /// TLS 1.2 cipher list, OpenSSL syntax. Default: OpenSSL's. (SSL_CTX_set_cipher_list)
   SslCtxBuilder& cipher_list(std::string_view list) &;
   SslCtxBuilder&& cipher_list(std::string_view list) && { return std::move(cipher_list(list)); }
+  ///@}
+  ///@{
   /// TLS 1.3 cipher suites. Default: OpenSSL's (AES-GCM and ChaCha20-Poly1305).
   /// (SSL_CTX_set_ciphersuites)
   SslCtxBuilder& ciphersuites(std::string_view list) &;
   SslCtxBuilder&& ciphersuites(std::string_view list) && { return std::move(ciphersuites(list)); }
+  ///@}
+  ///@{
   /// Key exchange groups, e.g. "X25519:P-256". Default: OpenSSL's.
   /// (SSL_CTX_set1_groups_list)
   SslCtxBuilder& groups_list(std::string_view list) &;
   SslCtxBuilder&& groups_list(std::string_view list) && { return std::move(groups_list(list)); }
+  ///@}
+  ///@{
   /// Session cache mode; OFF (0) disables it. Default: SERVER.
   /// (SSL_CTX_set_session_cache_mode)
   SslCtxBuilder& session_cache_mode(SessionCacheMode mode) &;
   SslCtxBuilder&& session_cache_mode(SessionCacheMode mode) && {
     return std::move(session_cache_mode(mode));
   }
+  ///@}
+  ///@{
   /// Overload taking the raw SSL_SESS_CACHE_* bits (0 disables), as the reference.
   SslCtxBuilder& session_cache_mode(long mode) & {
     return session_cache_mode(SessionCacheMode(mode));
   }
   SslCtxBuilder&& session_cache_mode(long mode) && { return std::move(session_cache_mode(mode)); }
+  ///@}
+  ///@{
   /// ALPN list in wire format, validated (a bad length prefix is an error). Client:
   /// the protocols offered. Server: its preference order. Default: no ALPN.
   /// (SSL_CTX_set_alpn_protos / SSL_CTX_set_alpn_select_cb)
@@ -105,17 +125,23 @@ class OSSL_API SslCtxBuilder {
   SslCtxBuilder&& alpn_protocols(std::span<const std::byte> wire) && {
     return std::move(alpn_protocols(wire));
   }
+  ///@}
+  ///@{
   /// Overload for a wire-format literal such as "\x02h2\x08http/1.1".
   SslCtxBuilder& alpn_protocols(std::string_view wire) &;
   SslCtxBuilder&& alpn_protocols(std::string_view wire) && {
     return std::move(alpn_protocols(wire));
   }
+  ///@}
+  ///@{
   /// ALPN list from names, encoded to wire format (see alpn_encode()); empty names,
   /// names over 255 bytes and lists over 65535 bytes are errors.
   SslCtxBuilder& alpn_protos_list(std::span<const std::string_view> names) &;
   SslCtxBuilder&& alpn_protos_list(std::span<const std::string_view> names) && {
     return std::move(alpn_protos_list(names));
   }
+  ///@}
+  ///@{
   /// Overload for a braced list: alpn_protos_list({"h2", "http/1.1"}).
   SslCtxBuilder& alpn_protos_list(std::initializer_list<std::string_view> names) & {
     return alpn_protos_list(std::span<const std::string_view>(names.begin(), names.size()));
@@ -123,38 +149,50 @@ class OSSL_API SslCtxBuilder {
   SslCtxBuilder&& alpn_protos_list(std::initializer_list<std::string_view> names) && {
     return std::move(alpn_protos_list(names));
   }
+  ///@}
+  ///@{
   /// Mozilla's "modern" configuration (Server Side TLS 5.7): TLS 1.3 only, suites
   /// TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256, groups
   /// X25519:P-256:P-384, client chooses the cipher.
   SslCtxBuilder& mozilla_modern() &;
   SslCtxBuilder&& mozilla_modern() && { return std::move(mozilla_modern()); }
+  ///@}
+  ///@{
   /// Mozilla's "intermediate" configuration (Server Side TLS 5.7, recommended for
   /// general-purpose servers): TLS 1.2 and 1.3, its forward-secret AEAD TLS 1.2 cipher
   /// list, the modern TLS 1.3 suites and groups, client chooses the cipher.
   SslCtxBuilder& mozilla_intermediate() &;
   SslCtxBuilder&& mozilla_intermediate() && { return std::move(mozilla_intermediate()); }
+  ///@}
 
+  ///@{
   /// Finishes the context and hands it over; the builder is spent afterwards (a later
   /// step or build() records an error). Returns the first failure instead, naming
   /// its step.
   [[nodiscard]] Result<SslCtx> build() &;
   [[nodiscard]] Result<SslCtx> build() && { return build(); }
+  ///@}
 
   /// Returns the first failure so far, or null.
   [[nodiscard]] const ErrorStack* error() const noexcept { return error_ ? &*error_ : nullptr; }
 
   // ---------------------------------------------------------------- server only
 
+  ///@{
   /// The leaf certificate to present. Required. (SSL_CTX_use_certificate)
   SslCtxBuilder& certificate(const X509& cert) & requires kServer;
   SslCtxBuilder&& certificate(const X509& cert) && requires kServer {
     return std::move(certificate(cert));
   }
+  ///@}
+  ///@{
   /// Appends an intermediate CA sent after the leaf. (SSL_CTX_add1_chain_cert)
   SslCtxBuilder& add_chain_cert(const X509& cert) & requires kServer;
   SslCtxBuilder&& add_chain_cert(const X509& cert) && requires kServer {
     return std::move(add_chain_cert(cert));
   }
+  ///@}
+  ///@{
   /// The private key of the certificate. Required. (SSL_CTX_use_PrivateKey)
   template <KeyKind K>
   requires kServer && HasPrivate<K> SslCtxBuilder& private_key(const Pkey<K>& key) & {
@@ -164,10 +202,14 @@ class OSSL_API SslCtxBuilder {
   requires kServer && HasPrivate<K> SslCtxBuilder && private_key(const Pkey<K>& key) && {
     return std::move(private_key_impl(key));
   }
+  ///@}
+  ///@{
   /// Checks that certificate and key match (build() checks again).
   /// (SSL_CTX_check_private_key)
   SslCtxBuilder& check_private_key() & requires kServer;
   SslCtxBuilder&& check_private_key() && requires kServer { return std::move(check_private_key()); }
+  ///@}
+  ///@{
   /// Asks clients for a certificate, verified against the CAs given with
   /// client_ca_cert()/client_ca_file() (at least one is required); `require` fails
   /// handshakes without one. Default: clients are not asked.
@@ -176,63 +218,85 @@ class OSSL_API SslCtxBuilder {
   SslCtxBuilder&& verify_client(bool require) && requires kServer {
     return std::move(verify_client(require));
   }
+  ///@}
+  ///@{
   /// Trusts `cert` for client certificates and names it to clients.
   /// (X509_STORE_add_cert, SSL_CTX_add_client_CA)
   SslCtxBuilder& client_ca_cert(const X509& cert) & requires kServer;
   SslCtxBuilder&& client_ca_cert(const X509& cert) && requires kServer {
     return std::move(client_ca_cert(cert));
   }
+  ///@}
+  ///@{
   /// Trusts every certificate of a PEM file for client certificates and names them to
   /// clients. (SSL_CTX_load_verify_file, SSL_load_client_CA_file)
   SslCtxBuilder& client_ca_file(std::string_view path) & requires kServer;
   SslCtxBuilder&& client_ca_file(std::string_view path) && requires kServer {
     return std::move(client_ca_file(path));
   }
+  ///@}
+  ///@{
   /// Session id context (at most 32 bytes). Default: "ossl".
   /// (SSL_CTX_set_session_id_context)
   SslCtxBuilder& session_id_context(std::string_view context) & requires kServer;
   SslCtxBuilder&& session_id_context(std::string_view context) && requires kServer {
     return std::move(session_id_context(context));
   }
+  ///@}
+  ///@{
   /// TLS 1.3 tickets sent after each handshake. Default: 2. (SSL_CTX_set_num_tickets)
   SslCtxBuilder& num_tickets(std::size_t count) & requires kServer;
   SslCtxBuilder&& num_tickets(std::size_t count) && requires kServer {
     return std::move(num_tickets(count));
   }
+  ///@}
+  ///@{
   /// What to do when a client's ALPN offer shares nothing with ours.
   /// Default: AlpnMismatch::Fail (no_application_protocol alert).
   SslCtxBuilder& alpn_on_mismatch(AlpnMismatch policy) & requires kServer;
   SslCtxBuilder&& alpn_on_mismatch(AlpnMismatch policy) && requires kServer {
     return std::move(alpn_on_mismatch(policy));
   }
+  ///@}
+  ///@{
   /// Picks ALPN with `selector` instead of the preference list (see AlpnSelector).
   /// (SSL_CTX_set_alpn_select_cb)
   SslCtxBuilder& alpn_select_callback(AlpnSelector selector) & requires kServer;
   SslCtxBuilder&& alpn_select_callback(AlpnSelector selector) && requires kServer {
     return std::move(alpn_select_callback(std::move(selector)));
   }
+  ///@}
 
   // ---------------------------------------------------------------- client only
 
+  ///@{
   /// Loads the system trust store (also done by default when no CA is given).
   /// (SSL_CTX_set_default_verify_paths)
   SslCtxBuilder& default_ca_paths() & requires kClient;
   SslCtxBuilder&& default_ca_paths() && requires kClient { return std::move(default_ca_paths()); }
+  ///@}
+  ///@{
   /// Trusts the CA certificates of a PEM file (instead of the system store, unless
   /// default_ca_paths() is called too). (SSL_CTX_load_verify_file)
   SslCtxBuilder& ca_bundle_file(std::string_view path) & requires kClient;
   SslCtxBuilder&& ca_bundle_file(std::string_view path) && requires kClient {
     return std::move(ca_bundle_file(path));
   }
+  ///@}
+  ///@{
   /// Trusts one CA certificate (instead of the system store, unless
   /// default_ca_paths() is called too). (X509_STORE_add_cert)
   SslCtxBuilder& ca_cert(const X509& cert) & requires kClient;
   SslCtxBuilder&& ca_cert(const X509& cert) && requires kClient { return std::move(ca_cert(cert)); }
+  ///@}
+  ///@{
   /// Verifies the server's certificate. This is the default; the step exists for
   /// parity with the reference and undoes danger_accept_invalid_certs().
   /// (SSL_CTX_set_verify PEER)
   SslCtxBuilder& verify_peer() & requires kClient;
   SslCtxBuilder&& verify_peer() && requires kClient { return std::move(verify_peer()); }
+  ///@}
+  ///@{
   /// Requires every connection's server certificate to match `host` (a DNS name or an
   /// IP literal); for a context that talks to one server. Per connection, prefer
   /// SslCtx::new_ssl_for_host(). (X509_VERIFY_PARAM_set1_host / set1_ip_asc)
@@ -240,22 +304,30 @@ class OSSL_API SslCtxBuilder {
   SslCtxBuilder&& verify_hostname(std::string_view host) && requires kClient {
     return std::move(verify_hostname(host));
   }
+  ///@}
+  ///@{
   /// Hostname matching flags for the context. Default: NO_PARTIAL_WILDCARDS.
   /// (X509_VERIFY_PARAM_set_hostflags)
   SslCtxBuilder& verify_hostname_flags(HostnameFlags flags) & requires kClient;
   SslCtxBuilder&& verify_hostname_flags(HostnameFlags flags) && requires kClient {
     return std::move(verify_hostname_flags(flags));
   }
+  ///@}
+  ///@{
   /// The client certificate to present when a server asks. (SSL_CTX_use_certificate)
   SslCtxBuilder& client_cert(const X509& cert) & requires kClient;
   SslCtxBuilder&& client_cert(const X509& cert) && requires kClient {
     return std::move(client_cert(cert));
   }
+  ///@}
+  ///@{
   /// An intermediate sent after the client certificate. (SSL_CTX_add1_chain_cert)
   SslCtxBuilder& client_chain_cert(const X509& cert) & requires kClient;
   SslCtxBuilder&& client_chain_cert(const X509& cert) && requires kClient {
     return std::move(client_chain_cert(cert));
   }
+  ///@}
+  ///@{
   /// The private key of the client certificate. (SSL_CTX_use_PrivateKey)
   template <KeyKind K>
   requires kClient && HasPrivate<K> SslCtxBuilder& client_key(const Pkey<K>& key) & {
@@ -265,6 +337,8 @@ class OSSL_API SslCtxBuilder {
   requires kClient && HasPrivate<K> SslCtxBuilder && client_key(const Pkey<K>& key) && {
     return std::move(private_key_impl(key));
   }
+  ///@}
+  ///@{
   /// Warning: turns off verification of the server's certificate: any certificate,
   /// from anyone, is accepted, and the connection can be intercepted. For tests
   /// against self-signed servers only. (SSL_CTX_set_verify NONE)
@@ -272,12 +346,15 @@ class OSSL_API SslCtxBuilder {
   SslCtxBuilder&& danger_accept_invalid_certs() && requires kClient {
     return std::move(danger_accept_invalid_certs());
   }
+  ///@}
+  ///@{
   /// Warning: lets connections that name no host verify the chain only: any valid
   /// certificate for any name is accepted. (Removes ossl's hostname-required check.)
   SslCtxBuilder& danger_skip_hostname_verification() & requires kClient;
   SslCtxBuilder&& danger_skip_hostname_verification() && requires kClient {
     return std::move(danger_skip_hostname_verification());
   }
+  ///@}
 
  private:
   SslCtxBuilder() = default;
@@ -286,8 +363,23 @@ class OSSL_API SslCtxBuilder {
   SslCtxBuilder& step(const char* name, F&& run);
   void fail(const char* name, ErrorStack error);
 
+  // Set in the source of a move (the defaulted moves keep every other member as is).
+  struct MovedFrom {
+    bool value = false;
+    MovedFrom() = default;
+    MovedFrom(const MovedFrom&) = delete;
+    MovedFrom& operator=(const MovedFrom&) = delete;
+    MovedFrom(MovedFrom&& o) noexcept : value(std::exchange(o.value, true)) {}
+    MovedFrom& operator=(MovedFrom&& o) noexcept {
+      if (this != &o) value = std::exchange(o.value, true);
+      return *this;
+    }
+    ~MovedFrom() = default;
+  };
+
   SslCtx ctx_;
   std::optional<ErrorStack> error_;
+  MovedFrom moved_from_;
   bool built_ = false;
   bool has_cert_ = false;
   bool has_key_ = false;

@@ -39,8 +39,10 @@ struct OSSL_API ErrorRecord {
 /// embedded NUL, a null pointer to adopt, ...) are records too, made by `message()`.
 class OSSL_API ErrorStack {
  public:
+  /// Iterates the records, oldest first.
   using const_iterator = std::vector<ErrorRecord>::const_iterator;
 
+  /// An empty stack (no records, no context): what success carries.
   ErrorStack() = default;
 
   /// Empties the calling thread's OpenSSL error queue into a new stack; the stack is
@@ -68,7 +70,9 @@ class OSSL_API ErrorStack {
   [[nodiscard]] const std::string& context() const noexcept { return context_; }
   /// Returns the records, oldest first.
   [[nodiscard]] const std::vector<ErrorRecord>& records() const noexcept { return records_; }
+  /// Returns the first record, for range-for over the stack.
   [[nodiscard]] const_iterator begin() const noexcept { return records_.begin(); }
+  /// Returns the end of the records.
   [[nodiscard]] const_iterator end() const noexcept { return records_.end(); }
 
   /// Returns true when a record has OpenSSL library `lib` and reason `reason`
@@ -93,6 +97,7 @@ class OSSL_API ErrorStack {
 /// what() text formatted from it. ossl never throws from anywhere else.
 class OSSL_API Error : public std::exception {
  public:
+  /// Takes the stack and formats what() from it.
   explicit Error(ErrorStack stack);
   /// Returns the formatted error text (ErrorStack::to_string()).
   [[nodiscard]] const char* what() const noexcept override { return what_.c_str(); }

@@ -22,7 +22,9 @@
 
 namespace ossl::io {
 
+/// The time limit of one whole helper call (all its retries and waits together).
 using Timeout = std::chrono::milliseconds;
+/// The clock deadlines are measured on (monotonic).
 using Clock = std::chrono::steady_clock;
 
 /// Puts `fd` in non-blocking mode (or back). Returns an error naming the fd and errno.

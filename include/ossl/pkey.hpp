@@ -17,9 +17,12 @@
 namespace ossl {
 
 namespace detail {
+/// How Handle frees and shares an EVP_PKEY.
 template <>
 struct HandleTraits<EVP_PKEY> {
+  /// Releases one reference (EVP_PKEY_free).
   static void free(EVP_PKEY* p) noexcept { EVP_PKEY_free(p); }
+  /// Takes one more reference (EVP_PKEY_up_ref).
   // EVP_PKEY_up_ref is an atomic increment; it cannot fail on a valid key.
   static void up_ref(EVP_PKEY* p) noexcept { EVP_PKEY_up_ref(p); }
 };
@@ -40,7 +43,10 @@ template <class K>
 concept HasPrivate = std::same_as<K, Private>;
 
 /// Named elliptic curves for key generation.
-enum class EcCurve { P256, P384 };
+enum class EcCurve {
+  P256,  ///< NIST P-256 (prime256v1, secp256r1).
+  P384,  ///< NIST P-384 (secp384r1).
+};
 
 /// Reference-counted owner of an EVP_PKEY. Copies share one key (EVP_PKEY_up_ref);
 /// every copy frees its own reference. Loading never prompts on a terminal: an
@@ -48,8 +54,10 @@ enum class EcCurve { P256, P384 };
 template <KeyKind K>
 class OSSL_API Pkey : public detail::Owner<Pkey<K>, EVP_PKEY> {
  public:
+  /// The type name that error messages start with ("Name::method: ...").
   static constexpr const char* kName = HasPrivate<K> ? "Pkey<Private>" : "Pkey<Public>";
 
+  /// An empty key (operator bool is false; methods return an "empty Pkey" error).
   Pkey() noexcept = default;
 
   /// Parses the first key of a PEM text: "PRIVATE KEY" (PKCS#8) or a traditional

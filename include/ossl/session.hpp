@@ -17,9 +17,12 @@
 namespace ossl {
 
 namespace detail {
+/// How Handle frees and shares an SSL_SESSION.
 template <>
 struct HandleTraits<SSL_SESSION> {
+  /// Releases one reference (SSL_SESSION_free).
   static void free(SSL_SESSION* p) noexcept { SSL_SESSION_free(p); }
+  /// Takes one more reference (SSL_SESSION_up_ref).
   // SSL_SESSION_up_ref is an atomic increment; it cannot fail on a valid session.
   static void up_ref(SSL_SESSION* p) noexcept { SSL_SESSION_up_ref(p); }
 };
@@ -32,9 +35,12 @@ class BorrowedSslSession;
 /// const and safe to call from several threads.
 class OSSL_API SslSession : public detail::Owner<SslSession, SSL_SESSION> {
  public:
+  /// The type name that error messages start with ("Name::method: ...").
   static constexpr const char* kName = "SslSession";
+  /// The clock of time() and timeout points.
   using Clock = std::chrono::system_clock;
 
+  /// An empty SslSession (operator bool is false; methods return an "empty SslSession" error).
   SslSession() noexcept = default;
 
   /// Parses a session serialised by to_der(), e.g. one a client persisted to disk.
@@ -96,6 +102,8 @@ class BorrowedSslSession {
  public:
   /// Wraps `p` without taking a reference. `p` must not be null.
   explicit BorrowedSslSession(SSL_SESSION* p) noexcept : s_(p) {}
+  ///@{
+  /// Copies the view; neither copy holds a reference.
   BorrowedSslSession(const BorrowedSslSession& o) noexcept : s_(o.s_.native_handle()) {}
   BorrowedSslSession& operator=(const BorrowedSslSession& o) noexcept {
     if (this != &o) {  // releasing first would lose the pointer on self-assignment
@@ -104,9 +112,13 @@ class BorrowedSslSession {
     }
     return *this;
   }
+  ///@}
+  /// Drops the view; frees nothing.
   ~BorrowedSslSession() { release_view(); }
 
+  /// Returns the session as a const SslSession (valid as long as the view).
   const SslSession& operator*() const noexcept { return s_; }
+  /// Gives access to the session's accessors: `borrowed->protocol()`.
   const SslSession* operator->() const noexcept { return &s_; }
 
  private:

@@ -25,14 +25,19 @@
 namespace ossl {
 
 namespace detail {
+/// How Handle frees and shares an SSL_CTX.
 template <>
 struct HandleTraits<SSL_CTX> {
+  /// Releases one reference (SSL_CTX_free).
   static void free(SSL_CTX* p) noexcept { SSL_CTX_free(p); }
+  /// Takes one more reference (SSL_CTX_up_ref).
   // SSL_CTX_up_ref is an atomic increment; it cannot fail on a valid context.
   static void up_ref(SSL_CTX* p) noexcept { SSL_CTX_up_ref(p); }
 };
+/// How Handle frees an SSL.
 template <>
 struct HandleTraits<SSL> {
+  /// Releases one reference (SSL_free).
   static void free(SSL* p) noexcept { SSL_free(p); }
 };
 }  // namespace detail
@@ -46,7 +51,7 @@ using AlpnSelector =
 
 /// The certificate verification result of a connection (X509_V_* code).
 struct OSSL_API VerifyResult {
-  long code = X509_V_OK;
+  long code = X509_V_OK;  ///< The X509_V_* code; X509_V_OK (0) when verification passed.
   /// Returns true for X509_V_OK.
   [[nodiscard]] bool ok() const noexcept { return code == X509_V_OK; }
   /// Returns OpenSSL's text for the code, e.g. "hostname mismatch".
@@ -56,8 +61,9 @@ struct OSSL_API VerifyResult {
 
 /// Which close_notify alerts a connection has sent and received. (SSL_get_shutdown)
 struct ShutdownState {
-  bool sent = false;
-  bool received = false;
+  bool sent = false;      ///< This side sent close_notify (SSL_SENT_SHUTDOWN).
+  bool received = false;  ///< The peer's close_notify arrived (SSL_RECEIVED_SHUTDOWN).
+  /// Returns true when both fields are equal.
   friend bool operator==(const ShutdownState&, const ShutdownState&) = default;
 };
 
@@ -73,8 +79,10 @@ struct ShutdownState {
 /// set_verify(SslVerifyMode::PEER) is called. SslCtxBuilder makes secure contexts.
 class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
  public:
+  /// The type name that error messages start with ("Name::method: ...").
   static constexpr const char* kName = "SslCtx";
 
+  /// An empty SslCtx (operator bool is false; methods return an "empty SslCtx" error).
   SslCtx() noexcept = default;
 
   /// Creates a context for either role with minimum version TLS 1.2. Returns the
@@ -234,13 +242,21 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
 /// connection is dead and shutdown() refuses to send close_notify.
 class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
  public:
+  /// The type name that error messages start with ("Name::method: ...").
   static constexpr const char* kName = "Ssl";
 
+  /// An empty Ssl (operator bool is false; methods return an "empty Ssl" error).
   Ssl() noexcept = default;
+  ///@{
+  /// Takes over `other`'s connection (freeing the one held before, without a
+  /// close_notify); `other` is left empty.
   Ssl(Ssl&& other) noexcept = default;
   Ssl& operator=(Ssl&& other) noexcept = default;
+  ///@}
   Ssl(const Ssl&) = delete;
   Ssl& operator=(const Ssl&) = delete;
+  /// Frees the connection (SSL_free) without sending close_notify: call shutdown()
+  /// first for a clean close (an unclosed session is not resumable).
   ~Ssl() = default;
 
   /// Attaches one BIO for both directions (e.g. a BIO pair half); the Ssl now owns

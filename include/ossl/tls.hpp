@@ -15,7 +15,10 @@ namespace ossl {
 /// A TLS protocol version, valued as on the wire. ossl never enables anything older
 /// than TLS 1.2. A connection made from an adopted context may report another
 /// value (e.g. 0x0302); it is kept as the underlying int.
-enum class TlsVersion : int { Tls12 = 0x0303, Tls13 = 0x0304 };
+enum class TlsVersion : int {
+  Tls12 = 0x0303,  ///< TLS 1.2 (TLS1_2_VERSION).
+  Tls13 = 0x0304,  ///< TLS 1.3 (TLS1_3_VERSION).
+};
 
 /// Returns "TLSv1.2", "TLSv1.3", or "unknown (0x....)" style text for other values.
 [[nodiscard]] OSSL_API std::string to_string(TlsVersion v);
@@ -71,6 +74,7 @@ enum class ShutdownResult {
 /// Syscall carry the drained ErrorStack.
 class OSSL_API SslIoError {
  public:
+  /// What an I/O call ended with, one per SSL_get_error() outcome.
   enum class Kind {
     WantRead,    ///< Non-blocking: the transport has no data yet; retry after it is readable.
     WantWrite,   ///< Non-blocking: the transport is full; retry after it is writable.
@@ -80,7 +84,9 @@ class OSSL_API SslIoError {
     Other,       ///< Any other SSL_get_error() code (see ssl_error()).
   };
 
+  /// An Other error with no records (what a default-constructed Result error holds).
   SslIoError() noexcept = default;
+  /// Makes an error of `kind` with its records, SSL_get_error() code and errno.
   SslIoError(Kind kind, ErrorStack stack = {}, int ssl_error = 0, int sys_errno = 0)
       : kind_(kind), stack_(std::move(stack)), ssl_error_(ssl_error), errno_(sys_errno) {}
 

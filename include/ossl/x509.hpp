@@ -20,9 +20,12 @@
 namespace ossl {
 
 namespace detail {
+/// How Handle frees and shares an X509.
 template <>
 struct HandleTraits<::X509> {
+  /// Releases one reference (X509_free).
   static void free(::X509* p) noexcept { X509_free(p); }
+  /// Takes one more reference (X509_up_ref).
   // X509_up_ref is an atomic increment; it cannot fail on a valid certificate.
   static void up_ref(::X509* p) noexcept { X509_up_ref(p); }
 };
@@ -58,9 +61,17 @@ inline constexpr HostnameFlags HostnameFlags::NEVER_CHECK_SUBJECT{
 
 /// One subjectAltName entry, decoded to text (IP addresses in their usual notation).
 struct GeneralName {
-  enum class Type { Dns, Ip, Email, Uri, Other };
-  Type type = Type::Other;
-  std::string value;
+  /// The kind of name (GEN_DNS, GEN_IPADD, GEN_EMAIL, GEN_URI; anything else is Other).
+  enum class Type {
+    Dns,    ///< dNSName, e.g. "*.example.com".
+    Ip,     ///< iPAddress, e.g. "127.0.0.1" or "::1".
+    Email,  ///< rfc822Name.
+    Uri,    ///< uniformResourceIdentifier.
+    Other,  ///< Any other GENERAL_NAME type; value is empty.
+  };
+  Type type = Type::Other;  ///< The kind of name.
+  std::string value;        ///< The name as text.
+  /// Returns true when kind and text are equal.
   friend bool operator==(const GeneralName&, const GeneralName&) = default;
 };
 
@@ -68,9 +79,12 @@ struct GeneralName {
 /// (X509_up_ref); each copy frees its own reference.
 class OSSL_API X509 : public detail::Owner<X509, ::X509> {
  public:
+  /// The type name that error messages start with ("Name::method: ...").
   static constexpr const char* kName = "X509";
+  /// The clock of not_before() and not_after().
   using Clock = std::chrono::system_clock;
 
+  /// An empty X509 (operator bool is false; methods return an "empty X509" error).
   X509() noexcept = default;
 
   /// Parses the first "CERTIFICATE" block of a PEM text. Returns an error for empty,

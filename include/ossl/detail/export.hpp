@@ -3,6 +3,7 @@
 // all that libossl.so exports.
 #pragma once
 
+/// Marks a class or function as part of libossl's exported API (default visibility).
 #if defined(__GNUC__) || defined(__clang__)
 #define OSSL_API __attribute__((visibility("default")))
 #else

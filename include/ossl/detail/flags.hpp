@@ -8,8 +8,11 @@ namespace ossl::detail {
 template <class D, class I>
 class BitFlags {
  public:
+  /// The integer type OpenSSL uses for these bits.
   using bits_type = I;
+  /// The empty set (no bits).
   constexpr BitFlags() noexcept = default;
+  /// Wraps raw OpenSSL bits as they are; unknown bits are kept, not rejected.
   constexpr explicit BitFlags(I bits) noexcept : bits_(bits) {}
 
   /// Returns the raw OpenSSL bits.
@@ -21,6 +24,7 @@ class BitFlags {
 
   /// Returns the union of both sets (the reference API's `.or()`).
   friend constexpr D operator|(D a, D b) noexcept { return D(static_cast<I>(a.bits() | b.bits())); }
+  /// Returns true when both sets hold the same bits.
   friend constexpr bool operator==(D a, D b) noexcept { return a.bits() == b.bits(); }
 
  private:

@@ -24,11 +24,15 @@ concept UpRefable = requires(T* p) {
 template <class T>
 class Handle {
  public:
+  /// A null handle.
   Handle() noexcept = default;
+  /// Takes over the caller's reference to `p` (may be null).
   explicit Handle(T* p) noexcept : p_(p) {}
+  /// Shares the object: takes a reference of its own (up_ref). UpRefable types only.
   Handle(const Handle& other) noexcept requires UpRefable<T> : p_(other.p_) {
     if (p_ != nullptr) HandleTraits<T>::up_ref(p_);
   }
+  /// Shares `other`'s object and releases the one held before. UpRefable types only.
   Handle& operator=(const Handle& other) noexcept requires UpRefable<T> {
     if (this != &other) {
       Handle copy(other);  // up-ref first, then release the old object
@@ -36,18 +40,24 @@ class Handle {
     }
     return *this;
   }
+  /// Takes `other`'s reference, leaving it null.
   Handle(Handle&& other) noexcept : p_(std::exchange(other.p_, nullptr)) {}
+  /// Releases the object held before and takes `other`'s reference, leaving it null.
   Handle& operator=(Handle&& other) noexcept {
     Handle moved(std::move(other));
     swap(moved);
     return *this;
   }
+  /// Releases the reference held, if any (HandleTraits<T>::free).
   ~Handle() {
     if (p_ != nullptr) HandleTraits<T>::free(p_);
   }
 
+  /// Returns the raw pointer, still owned by this handle; null when empty.
   [[nodiscard]] T* get() const noexcept { return p_; }
+  /// Gives up ownership: returns the raw pointer (the caller now frees it), leaves null.
   [[nodiscard]] T* release() noexcept { return std::exchange(p_, nullptr); }
+  /// Exchanges the objects of two handles.
   void swap(Handle& other) noexcept { std::swap(p_, other.p_); }
 
  private:
@@ -87,7 +97,9 @@ class Owner {
   }
 
  protected:
+  /// An empty object.
   Owner() noexcept = default;
+  /// Takes over the caller's reference to `p`.
   explicit Owner(T* p) noexcept : h_(p) {}
 
   /// The error a method returns when called on an empty (moved-from or released)
@@ -97,6 +109,7 @@ class Owner {
                                " (moved from or released)");
   }
 
+  /// The owned reference.
   Handle<T> h_;
 
  private:

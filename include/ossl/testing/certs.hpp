@@ -15,15 +15,24 @@
 namespace ossl::testing {
 
 /// Key algorithm of a generated certificate.
-enum class KeyType { EcP256, EcP384, Ed25519, Rsa2048 };
+enum class KeyType {
+  EcP256,   ///< ECDSA on P-256.
+  EcP384,   ///< ECDSA on P-384.
+  Ed25519,  ///< Ed25519 (EdDSA).
+  Rsa2048,  ///< RSA, 2048 bits.
+};
 
 /// Extended key usage of a leaf.
-enum class Usage { Server, Client, ServerAndClient };
+enum class Usage {
+  Server,           ///< serverAuth.
+  Client,           ///< clientAuth.
+  ServerAndClient,  ///< serverAuth and clientAuth.
+};
 
 /// A validity window.
 struct OSSL_API Validity {
-  std::chrono::system_clock::time_point not_before;
-  std::chrono::system_clock::time_point not_after;
+  std::chrono::system_clock::time_point not_before;  ///< First instant of validity.
+  std::chrono::system_clock::time_point not_after;   ///< Last instant of validity.
 
   /// Valid from one hour ago for `days` days: the default for generated certificates.
   [[nodiscard]] static Validity days_from_now(int days);
@@ -49,9 +58,9 @@ struct LeafSpec {
 /// A certificate with its private key and the intermediates that lead to the root
 /// (leaf first order: chain[0] signed the leaf). The root is not included.
 struct OSSL_API Identity {
-  X509 cert;
-  Pkey<Private> key;
-  std::vector<X509> chain;
+  X509 cert;                ///< The leaf certificate.
+  Pkey<Private> key;        ///< The leaf's private key.
+  std::vector<X509> chain;  ///< Intermediates, the one that signed the leaf first.
 
   /// Writes the certificate followed by the chain as one PEM file, and the key as an
   /// unencrypted PKCS#8 PEM file (mode 0600). Errors name the path.
