@@ -50,16 +50,6 @@ int require_host(int preverify_ok, X509_STORE_CTX* store) {
   return 0;
 }
 
-bool is_ip(std::string_view host) {
-  auto r = detail::with_cstr(host, "ip", [](const char* s) -> Result<bool> {
-    ASN1_OCTET_STRING* ip = a2i_IPADDRESS(s);
-    ASN1_OCTET_STRING_free(ip);
-    return ip != nullptr;
-  });
-  detail::clear_error_queue();
-  return r && *r;
-}
-
 }  // namespace
 
 template <Role R>
@@ -388,8 +378,9 @@ template <Role R>
     X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx_.native_handle());
     return detail::with_cstr(host, "verify_hostname", [&](const char* s) {
       const std::string what = "verify_hostname(\"" + std::string(host) + "\")";
-      return is_ip(host) ? detail::check_positive(X509_VERIFY_PARAM_set1_ip_asc(param, s), what)
-                         : detail::check_positive(X509_VERIFY_PARAM_set1_host(param, s, 0), what);
+      return detail::is_ip_literal(host)
+                 ? detail::check_positive(X509_VERIFY_PARAM_set1_ip_asc(param, s), what)
+                 : detail::check_positive(X509_VERIFY_PARAM_set1_host(param, s, 0), what);
     });
   });
 }

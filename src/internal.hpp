@@ -27,6 +27,20 @@ inline X509* ossl_sk_x509_value(const STACK_OF(X509) * sk, int i) noexcept {
 
 namespace ossl::detail {
 
+/// Returns true when `host` is a textual IPv4 or IPv6 address (false for anything else,
+/// including text with an embedded NUL). Leaves the error queue empty: a2i_IPADDRESS
+/// queues an error for non-IP text. (a2i_IPADDRESS)
+inline bool is_ip_literal(std::string_view host) {
+  // with_cstr: a NUL-terminated copy (on the stack for short names) or an error for NUL.
+  auto parsed = with_cstr(host, "ip", [](const char* s) -> Result<bool> {
+    ASN1_OCTET_STRING* ip = a2i_IPADDRESS(s);
+    ASN1_OCTET_STRING_free(ip);  // null-safe
+    return ip != nullptr;
+  });
+  clear_error_queue();
+  return parsed && *parsed;
+}
+
 /// Builds a certificate's extension cache now. OpenSSL 3.0 builds it lazily on first use
 /// with a check-then-lock that lets two threads rewrite it while a third reads it (a
 /// data race ThreadSanitizer reports when first handshakes run on several threads).

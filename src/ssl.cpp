@@ -29,16 +29,32 @@ std::optional<TlsVersion> version_or_none(long v) noexcept {
   return static_cast<TlsVersion>(v);
 }
 
-bool is_ip_literal(std::string_view host) {
-  // a2i_IPADDRESS accepts exactly the textual IPv4 and IPv6 forms.
-  auto r = detail::with_cstr(host, "ip", [](const char* s) -> Result<bool> {
-    ASN1_OCTET_STRING* ip = a2i_IPADDRESS(s);
-    if (ip == nullptr) return false;
-    ASN1_OCTET_STRING_free(ip);
-    return true;
+// SNI for a host already known not to be an IP literal. (SSL_set_tlsext_host_name)
+Result<void> set_sni(SSL* ssl, std::string_view hostname) {
+  if (hostname.empty()) return ErrorStack::message("Ssl::set_hostname: empty host name");
+  if (hostname.size() > TLSEXT_MAXLEN_host_name) {
+    return ErrorStack::message("Ssl::set_hostname: host name longer than 255 bytes");
+  }
+  return detail::with_cstr(hostname, "Ssl::set_hostname", [ssl](const char* s) {
+    return detail::check_positive(ssl_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME,
+                                           TLSEXT_NAMETYPE_host_name, const_cast<char*>(s)),
+                                  "Ssl::set_hostname");
   });
-  detail::clear_error_queue();  // a2i_IPADDRESS may queue an error for non-IP text
-  return r && *r;
+}
+
+// The certificate name check; `ip` says whether `host` is an IP literal.
+// (SSL_set1_host, or X509_VERIFY_PARAM_set1_ip_asc on the SSL's get0 parameters)
+Result<void> set_verify_host(SSL* ssl, std::string_view host, bool ip) {
+  if (host.empty()) return ErrorStack::message("Ssl::set_verify_hostname: empty host");
+  return detail::with_cstr(host, "Ssl::set_verify_hostname", [ssl, host, ip](const char* s) {
+    auto what = [host] { return "Ssl::set_verify_hostname(\"" + std::string(host) + "\")"; };
+    if (ip) {
+      // get0: the parameters belong to the SSL.
+      X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+      return detail::check_positive(X509_VERIFY_PARAM_set1_ip_asc(param, s), what);
+    }
+    return detail::check_positive(SSL_set1_host(ssl, s), what);
+  });
 }
 
 Result<SslCtx> new_ctx(const SSL_METHOD* method, const char* what) {
@@ -429,19 +445,11 @@ Result<void> Ssl::set_fd(int fd) {
 
 Result<void> Ssl::set_hostname(std::string_view hostname) {
   if (!*this) return empty_error("set_hostname");
-  if (hostname.empty()) return ErrorStack::message("Ssl::set_hostname: empty host name");
-  if (hostname.size() > TLSEXT_MAXLEN_host_name) {
-    return ErrorStack::message("Ssl::set_hostname: host name longer than 255 bytes");
-  }
-  if (hostname.find('\0') == std::string_view::npos && is_ip_literal(hostname)) {
+  if (detail::is_ip_literal(hostname)) {
     return ErrorStack::message("Ssl::set_hostname: \"" + std::string(hostname) +
                                "\" is an IP address; SNI carries DNS names only (RFC 6066)");
   }
-  return detail::with_cstr(hostname, "Ssl::set_hostname", [this](const char* s) {
-    return detail::check_positive(ssl_ctrl(native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME,
-                                           TLSEXT_NAMETYPE_host_name, const_cast<char*>(s)),
-                                  "Ssl::set_hostname");
-  });
+  return set_sni(native_handle(), hostname);
 }
 
 std::optional<std::string_view> Ssl::hostname() const noexcept {
@@ -453,25 +461,17 @@ std::optional<std::string_view> Ssl::hostname() const noexcept {
 
 Result<void> Ssl::set_verify_hostname(std::string_view host) {
   if (!*this) return empty_error("set_verify_hostname");
-  if (host.empty()) return ErrorStack::message("Ssl::set_verify_hostname: empty host");
-  return detail::with_cstr(host, "Ssl::set_verify_hostname", [this, host](const char* s) {
-    auto what = [host] { return "Ssl::set_verify_hostname(\"" + std::string(host) + "\")"; };
-    if (is_ip_literal(host)) {
-      // get0: the parameters belong to the SSL.
-      X509_VERIFY_PARAM* param = SSL_get0_param(native_handle());
-      return detail::check_positive(X509_VERIFY_PARAM_set1_ip_asc(param, s), what);
-    }
-    return detail::check_positive(SSL_set1_host(native_handle(), s), what);
-  });
+  return set_verify_host(native_handle(), host, detail::is_ip_literal(host));
 }
 
 Result<void> Ssl::set_peer_host(std::string_view host, HostnameFlags flags) {
   if (!*this) return empty_error("set_peer_host");
-  if (host.find('\0') == std::string_view::npos && !is_ip_literal(host)) {
-    if (auto ok = set_hostname(host); !ok) return ok;  // SNI: DNS names only
+  const bool ip = detail::is_ip_literal(host);  // parsed once for both steps
+  if (!ip) {
+    if (auto ok = set_sni(native_handle(), host); !ok) return ok;  // SNI: DNS names only
   }
   set_verify_hostname_flags(flags);
-  return set_verify_hostname(host);
+  return set_verify_host(native_handle(), host, ip);
 }
 
 Result<void> Ssl::set_alpn_protos(std::span<const std::byte> wire) {

@@ -136,6 +136,7 @@ class OSSL_API SslCtxBuilder {
   ///@{
   /// ALPN list from names, encoded to wire format (see alpn_encode()); empty names,
   /// names over 255 bytes and lists over 65535 bytes are errors.
+  /// (SSL_CTX_set_alpn_protos / SSL_CTX_set_alpn_select_cb)
   SslCtxBuilder& alpn_protos_list(std::span<const std::string_view> names) &;
   SslCtxBuilder&& alpn_protos_list(std::span<const std::string_view> names) && {
     return std::move(alpn_protos_list(names));
@@ -153,7 +154,9 @@ class OSSL_API SslCtxBuilder {
   ///@{
   /// Mozilla's "modern" configuration (Server Side TLS 5.7): TLS 1.3 only, suites
   /// TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256, groups
-  /// X25519:P-256:P-384, client chooses the cipher.
+  /// X25519:P-256:P-384, client chooses the cipher. (SSL_CTX_set_min/max_proto_version,
+  /// SSL_CTX_set_ciphersuites, SSL_CTX_set1_groups_list,
+  /// SSL_CTX_clear_options(SSL_OP_CIPHER_SERVER_PREFERENCE))
   SslCtxBuilder& mozilla_modern() &;
   SslCtxBuilder&& mozilla_modern() && { return std::move(mozilla_modern()); }
   ///@}
@@ -161,6 +164,8 @@ class OSSL_API SslCtxBuilder {
   /// Mozilla's "intermediate" configuration (Server Side TLS 5.7, recommended for
   /// general-purpose servers): TLS 1.2 and 1.3, its forward-secret AEAD TLS 1.2 cipher
   /// list, the modern TLS 1.3 suites and groups, client chooses the cipher.
+  /// (SSL_CTX_set_min/max_proto_version, SSL_CTX_set_cipher_list, SSL_CTX_set_ciphersuites,
+  /// SSL_CTX_set1_groups_list, SSL_CTX_clear_options(SSL_OP_CIPHER_SERVER_PREFERENCE))
   SslCtxBuilder& mozilla_intermediate() &;
   SslCtxBuilder&& mozilla_intermediate() && { return std::move(mozilla_intermediate()); }
   ///@}
@@ -252,7 +257,8 @@ class OSSL_API SslCtxBuilder {
   ///@}
   ///@{
   /// What to do when a client's ALPN offer shares nothing with ours.
-  /// Default: AlpnMismatch::Fail (no_application_protocol alert).
+  /// Default: AlpnMismatch::Fail (no_application_protocol alert). (The select
+  /// callback's SSL_TLSEXT_ERR_ALERT_FATAL / SSL_TLSEXT_ERR_NOACK)
   SslCtxBuilder& alpn_on_mismatch(AlpnMismatch policy) & requires kServer;
   SslCtxBuilder&& alpn_on_mismatch(AlpnMismatch policy) && requires kServer {
     return std::move(alpn_on_mismatch(policy));
@@ -349,7 +355,8 @@ class OSSL_API SslCtxBuilder {
   ///@}
   ///@{
   /// Warning: lets connections that name no host verify the chain only: any valid
-  /// certificate for any name is accepted. (Removes ossl's hostname-required check.)
+  /// certificate for any name is accepted. (Removes ossl's hostname-required check,
+  /// the verify callback given to SSL_CTX_set_verify.)
   SslCtxBuilder& danger_skip_hostname_verification() & requires kClient;
   SslCtxBuilder&& danger_skip_hostname_verification() && requires kClient {
     return std::move(danger_skip_hostname_verification());

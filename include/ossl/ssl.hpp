@@ -219,7 +219,9 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
 
   /// Creates a client connection for `host` in one call, so that SNI and the
   /// certificate name check cannot be forgotten separately: new_ssl(),
-  /// set_connect_state() and Ssl::set_peer_host(host, flags).
+  /// set_connect_state() and Ssl::set_peer_host(host, flags). Returns the first
+  /// failing step's error (e.g. an empty host or one with a NUL).
+  /// (SSL_new, SSL_set_connect_state, SSL_set_tlsext_host_name, SSL_set1_host)
   [[nodiscard]] Result<Ssl> new_ssl_for_host(
       std::string_view host, HostnameFlags flags = HostnameFlags::NO_PARTIAL_WILDCARDS) const;
 
@@ -351,7 +353,8 @@ class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
   [[nodiscard]] Result<ShutdownResult> shutdown();
   /// Returns which close_notify alerts were sent and received. (SSL_get_shutdown)
   [[nodiscard]] ShutdownState shutdown_state() const noexcept;
-  /// Returns true once an I/O call failed with Ssl or Syscall on this connection.
+  /// Returns true once an I/O call failed with Ssl or Syscall on this connection
+  /// (ossl's own record: OpenSSL has no getter for it).
   [[nodiscard]] bool has_fatal_error() const noexcept { return fatal_; }
 
   /// Returns the peer's leaf certificate, shared; nullopt before the handshake or when
