@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs ossl into a temporary prefix and builds + runs tests/consumers/handshake.cpp
-# three ways against it: CMake find_package(ossl CONFIG), pkg-config with a plain
+# Installs ossl into a temporary prefix (and again with --destdir, to check the file
+# list) and builds + runs tests/consumers/handshake.cpp three ways against it: CMake find_package(ossl CONFIG), pkg-config with a plain
 # compiler line, and a Meson project using ossl as a subproject.
-#   tests/consumers/run.sh [shared|static]
+#   tests/consumers/run.sh [shared|static|both]
 # Prints one line per consumer and a final "consumers (KIND): N passed, N failed";
 # adds the counts to $OSSL_TALLY when set. Exits non-zero on any failure.
 set -uo pipefail
@@ -35,7 +35,7 @@ if ! { meson setup "$tmp/build" "$src" --prefix="$prefix" -Ddefault_library="$ki
   -Dtests=false -Dexamples=false -Dbench=false && ninja -C "$tmp/build" &&
   meson install -C "$tmp/build"; } >"$log" 2>&1; then
   record install 1
-  failed=3
+  failed=4
   finish
 fi
 pcdir=$(dirname "$(find "$prefix" -name ossl.pc | head -n 1)")
@@ -43,8 +43,38 @@ libdir=$(dirname "$pcdir")
 static_flag=()
 [ "$kind" = static ] && static_flag=(--static)
 
-# 0. A shared library exports the ossl namespace only, with a sane soname.
-if [ "$kind" = shared ]; then
+# 0. The install, staged again with --destdir, holds exactly: every public header of
+# the source tree plus the generated version.hpp, the library files of this kind,
+# ossl.pc and the CMake package. Nothing missing, nothing extra.
+{
+  stage=$tmp/stage
+  ver=$(sed -n 's/^#define OSSL_VERSION_STRING "\(.*\)"/\1/p' "$tmp/build/include/ossl/version.hpp")
+  lib=${libdir#"$prefix"/}
+  {
+    (cd "$src/include" && find ossl -name '*.hpp' | sed 's|^|include/|')
+    echo include/ossl/version.hpp
+    if [ "$kind" != static ]; then
+      echo "$lib/libossl.so"
+      echo "$lib/libossl.so.${ver%%.*}"
+      echo "$lib/libossl.so.$ver"
+    fi
+    [ "$kind" != shared ] && echo "$lib/libossl.a"
+    echo "$lib/pkgconfig/ossl.pc"
+    echo "$lib/cmake/ossl/osslConfig.cmake"
+    echo "$lib/cmake/ossl/osslConfigVersion.cmake"
+  } | sort >"$tmp/expected"
+  meson install -C "$tmp/build" --destdir "$stage" &&
+    [ -d "$stage$prefix" ] &&
+    (cd "$stage$prefix" && find . \( -type f -o -type l \) | sed 's|^\./||' | sort) >"$tmp/installed" &&
+    echo "installed under the prefix ($(wc -l <"$tmp/installed") files):" &&
+    cat "$tmp/installed" &&
+    diff -u "$tmp/expected" "$tmp/installed"
+} >"$log" 2>&1
+record install-layout $?
+[ -n "${OSSL_CONSUMERS_LIST:-}" ] && sed -n '/^installed under/,/^$/p' "$log" >&2
+
+# 1. A shared library exports the ossl namespace only, with a sane soname.
+if [ "$kind" != static ]; then
   {
     so=$(find "$libdir" -name 'libossl.so.*.*.*' | head -n 1)
     readelf -d "$so" | grep -q 'SONAME.*\[libossl\.so\.0\]' || { echo "bad soname in $so"; false; }
@@ -56,19 +86,19 @@ if [ "$kind" = shared ]; then
   record exports $?
 fi
 
-# 1. CMake: find_package(ossl CONFIG REQUIRED), target ossl::ossl.
+# 2. CMake: find_package(ossl CONFIG REQUIRED), target ossl::ossl.
 { cmake -S "$src/tests/consumers/cmake" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix" &&
   cmake --build "$tmp/cmake" && LD_LIBRARY_PATH="$libdir" "$tmp/cmake/consumer"; } >"$log" 2>&1
 record cmake $?
 
-# 2. pkg-config and a plain compiler line.
+# 3. pkg-config and a plain compiler line.
 { flags=$(PKG_CONFIG_PATH="$pcdir" pkg-config "${static_flag[@]}" --cflags --libs ossl) &&
   echo "g++ -std=c++20 handshake.cpp $flags" &&
   g++ -std=c++20 "$src/tests/consumers/handshake.cpp" $flags -o "$tmp/pc-consumer" &&
   LD_LIBRARY_PATH="$libdir" "$tmp/pc-consumer"; } >"$log" 2>&1
 record pkg-config $?
 
-# 3. A Meson project with ossl as a subproject (a copy of the sources it needs).
+# 4. A Meson project with ossl as a subproject (a copy of the sources it needs).
 proj=$tmp/meson-project
 mkdir -p "$proj/subprojects/ossl"
 cp "$src/tests/consumers/meson/meson.build" "$src/tests/consumers/handshake.cpp" "$proj/"
