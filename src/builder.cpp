@@ -176,6 +176,29 @@ SslCtxBuilder<R>& SslCtxBuilder<R>::mozilla_intermediate() & {
 }
 
 template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::identity_pkcs12(std::span<const std::byte> der,
+                                                    std::string_view passphrase) & {
+  return step("identity_pkcs12", [&]() -> Result<void> {
+    auto archive = Pkcs12::from_der(der);
+    if (!archive) return std::move(archive).error();
+    auto parsed = archive->parse(passphrase);
+    if (!parsed) return std::move(parsed).error();
+    if (!parsed->key) return ErrorStack::message("the archive holds no private key");
+    if (!parsed->cert) {
+      return ErrorStack::message("the archive holds no certificate that matches its key");
+    }
+    if (auto r = ctx_.use_certificate(*parsed->cert); !r) return r;
+    if (auto r = ctx_.use_private_key(*parsed->key); !r) return r;
+    for (const X509& c : parsed->chain) {
+      if (auto r = ctx_.add_chain_cert(c); !r) return r;
+    }
+    has_cert_ = true;
+    has_key_ = true;
+    return {};
+  });
+}
+
+template <Role R>
 SslCtxBuilder<R>& SslCtxBuilder<R>::private_key_impl(const Pkey<Private>& key) {
   return step(kServer ? "private_key" : "client_key", [&]() -> Result<void> {
     if (auto r = ctx_.use_private_key(key); !r) return r;

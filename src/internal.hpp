@@ -24,6 +24,21 @@ inline int ossl_sk_x509_num(const STACK_OF(X509) * sk) noexcept {
 inline X509* ossl_sk_x509_value(const STACK_OF(X509) * sk, int i) noexcept {
   return sk_X509_value(sk, i);
 }
+inline STACK_OF(X509) * ossl_sk_x509_new_null() noexcept {
+  return sk_X509_new_null();
+}
+// Pushes `cert` without taking a reference: the stack borrows it. 0 on failure.
+inline int ossl_sk_x509_push(STACK_OF(X509) * sk, X509* cert) noexcept {
+  return sk_X509_push(sk, cert);
+}
+// Frees the stack only, not the certificates it borrowed.
+inline void ossl_sk_x509_free(STACK_OF(X509) * sk) noexcept {
+  sk_X509_free(sk);
+}
+// Frees the stack and releases one reference of every certificate on it.
+inline void ossl_sk_x509_pop_free(STACK_OF(X509) * sk) noexcept {
+  sk_X509_pop_free(sk, X509_free);
+}
 
 namespace ossl::detail {
 

@@ -54,6 +54,7 @@ ROLE_STEP(HasSessionCacheMode, b.session_cache_mode(0))
 ROLE_STEP(HasAlpnProtocols, b.alpn_protocols("\x02h2"))
 ROLE_STEP(HasAlpnProtosList, b.alpn_protos_list({"h2"}))
 ROLE_STEP(HasBuild, b.build())
+ROLE_STEP(HasIdentityPkcs12, b.identity_pkcs12(std::span<const std::byte>(), "pw"))
 
 #define SERVER_ONLY(C) static_assert(C<ServerB> && !C<ClientB>, #C " must be server-only")
 #define CLIENT_ONLY(C) static_assert(C<ClientB> && !C<ServerB>, #C " must be client-only")
@@ -80,6 +81,7 @@ CLIENT_ONLY(HasClientChainCert);
 CLIENT_ONLY(HasClientKey);
 CLIENT_ONLY(HasDangerAcceptInvalidCerts);
 CLIENT_ONLY(HasDangerSkipHostname);
+BOTH(HasIdentityPkcs12);
 BOTH(HasMinProto);
 BOTH(HasMaxProto);
 BOTH(HasCipherList);
@@ -392,6 +394,68 @@ TEST_CASE("client certificates: required/requested x present/absent") {
                                                          SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE));
       }
     }
+  }
+}
+
+TEST_CASE("identity_pkcs12: server and client identities from PKCS#12 archives") {
+  const Pki& p = pki();
+  auto server_p12 =
+      Pkcs12::create("server pw", p.server.key, p.server.cert, p.server.chain).value().to_der();
+  auto client_p12 =
+      Pkcs12::create("client pw", p.client.key, p.client.cert, p.client.chain).value().to_der();
+  REQUIRE(server_p12.has_value());
+  REQUIRE(client_p12.has_value());
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    auto server = ServerB::create()
+                      .min_proto_version(v)
+                      .max_proto_version(v)
+                      .identity_pkcs12(*server_p12, "server pw")
+                      .verify_client(true)
+                      .client_ca_cert(p.root.cert())
+                      .build();
+    REQUIRE_MESSAGE(server.has_value(), server.error().to_string());
+    auto client = client_builder(v).identity_pkcs12(*client_p12, "client pw").build();
+    REQUIRE_MESSAGE(client.has_value(), client.error().to_string());
+    Outcome o = handshake(*client, *server);
+    REQUIRE_MESSAGE(o.handshake.ok, o.handshake.describe());
+    // The chain from the archive went on the wire: the client verified leaf <- intermediate
+    // <- root, and the server saw the client's certificate.
+    CHECK(o.pair.client.verify_result().ok());
+    CHECK(o.pair.client.peer_certificate().value().to_der().value() ==
+          p.server.cert.to_der().value());
+    CHECK(o.pair.server.peer_certificate().value().to_der().value() ==
+          p.client.cert.to_der().value());
+  }
+}
+
+TEST_CASE("identity_pkcs12 refuses archives it cannot use, naming why") {
+  const Pki& p = pki();
+  auto good = Pkcs12::create("pw", p.server.key, p.server.cert).value().to_der().value();
+  // A certificate-only archive, as some tools export a trust bundle.
+  PKCS12* raw =
+      PKCS12_create("pw", nullptr, nullptr, p.server.cert.native_handle(), nullptr, 0, 0, 0, 0, 0);
+  REQUIRE(raw != nullptr);
+  Pkcs12 cert_only_archive = Pkcs12::adopt(raw).value();
+  auto cert_only = cert_only_archive.to_der().value();
+  struct Case {
+    const char* name;
+    std::vector<std::byte> der;
+    std::string_view passphrase;
+    std::string_view says;
+  };
+  for (const auto& c :
+       {Case{"wrong passphrase", good, "nope", "wrong passphrase"},
+        Case{"no key in the archive", cert_only, "pw", "holds no private key"},
+        Case{"not an archive", p.server.cert.to_der().value(), "pw", "Pkcs12::from_der"},
+        Case{"empty input", {}, "pw", "empty input"}}) {
+    CAPTURE(c.name);
+    auto server = ServerB::create().identity_pkcs12(c.der, c.passphrase).build();
+    REQUIRE_FALSE(server.has_value());
+    const std::string text = server.error().to_string();
+    CHECK_MESSAGE(text.find(c.says) != std::string::npos, text);
+    CHECK(text.find("SslCtxBuilder<Server>::identity_pkcs12") != std::string::npos);
+    CHECK(ERR_peek_error() == 0);
   }
 }
 

@@ -1,6 +1,7 @@
 // Interop: ossl against TLS stacks it did not write, on 127.0.0.1, TLS 1.2 and 1.3.
 //   ossl client (https_get and in-process) -> openssl s_server, gnutls-serv, nginx
 //   ossl server (tls_server)              <- openssl s_client, gnutls-cli, curl
+//   PKCS#12 archives                     <-> openssl pkcs12, certtool
 // Every peer runs as this test's own process (nginx with its own prefix and config),
 // on a free port, bounded in time, and is stopped by the test even when it fails.
 // scripts/test installs the peers (openssl gnutls-bin nginx-light curl).
@@ -394,4 +395,82 @@ TEST_CASE("the nonblocking_client example completes against tls_server and nginx
       CHECK_MESSAGE(r.output.find("first line: HTTP/1.1 200 OK") != std::string::npos, r.output);
     }
   }
+}
+
+// ---------------------------------------------------------------- PKCS#12 archives
+
+namespace {
+std::vector<std::byte> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto bytes = std::as_bytes(std::span(text.data(), text.size()));
+  return {bytes.begin(), bytes.end()};
+}
+}  // namespace
+
+TEST_CASE("PKCS#12 archives from openssl and certtool open in ossl; ossl's open in openssl") {
+  const Files& f = files();
+  const Pki& p = pki();
+  TempDir dir;
+  const auto leaf_der = p.server.cert.to_der().value();
+  const auto inter_der = p.intermediate.cert().to_der().value();
+
+  struct Case {
+    const char* name;
+    std::vector<std::string> argv;  // writes dir/<name>.p12 under the passphrase "pw"
+    bool legacy;
+  };
+  const std::string modern = dir.path("openssl.p12"), legacy = dir.path("legacy.p12"),
+                    gnutls = dir.path("certtool.p12");
+  for (const auto& c :
+       {Case{"openssl pkcs12 -export (AES-256, PBKDF2)",
+             {"openssl", "pkcs12", "-export", "-in", f.server_leaf, "-inkey", f.server_key,
+              "-certfile", f.chain, "-passout", "pass:pw", "-out", modern},
+             false},
+        Case{"openssl pkcs12 -export -legacy (RC2-40, 3DES)",
+             {"openssl", "pkcs12", "-export", "-legacy", "-in", f.server_leaf, "-inkey",
+              f.server_key, "-certfile", f.chain, "-passout", "pass:pw", "-out", legacy},
+             true},
+        Case{"certtool --to-p12",
+             {"certtool", "--to-p12", "--outder", "--load-certificate", f.server_bundle,
+              "--load-privkey", f.server_key, "--password", "pw", "--p12-name", "server",
+              "--outfile", gnutls},
+             false}}) {
+    CAPTURE(c.name);
+    RunResult made = run(c.argv, kRun);
+    REQUIRE_MESSAGE(made.status == 0, made.output);
+    auto archive = Pkcs12::from_der(read_file(c.argv.back()));
+    REQUIRE_MESSAGE(archive.has_value(), archive.error().to_string());
+    auto parsed = archive->parse("pw");
+    if (c.legacy) {
+      REQUIRE_FALSE(parsed.has_value());
+      CHECK(parsed.error().to_string().find("legacy provider") != std::string::npos);
+      continue;
+    }
+    REQUIRE_MESSAGE(parsed.has_value(), parsed.error().to_string());
+    REQUIRE(parsed->key.has_value());
+    REQUIRE(parsed->cert.has_value());
+    CHECK(parsed->cert->to_der().value() == leaf_der);
+    REQUIRE(parsed->chain.size() == 1);
+    CHECK(parsed->chain[0].to_der().value() == inter_der);
+    CHECK(parsed->key->public_key().value().to_der().value() ==
+          p.server.key.public_key().value().to_der().value());
+  }
+
+  // The other way: openssl reads ossl's archive, with the MAC checked.
+  const std::string ours = dir.path("ossl.p12");
+  auto der = Pkcs12::create("pw", p.server.key, p.server.cert, p.server.chain, "ossl")
+                 .value()
+                 .to_der()
+                 .value();
+  std::ofstream(ours, std::ios::binary)
+      .write(reinterpret_cast<const char*>(der.data()), static_cast<std::streamsize>(der.size()));
+  RunResult info = run({"openssl", "pkcs12", "-in", ours, "-passin", "pass:pw", "-nokeys"}, kRun);
+  REQUIRE_MESSAGE(info.status == 0, info.output);
+  CHECK(info.output.find(p.server.cert.to_pem().value()) != std::string::npos);
+  CHECK(info.output.find(p.intermediate.cert().to_pem().value()) != std::string::npos);
+  CHECK(info.output.find("friendlyName: ossl") != std::string::npos);
+  RunResult wrong =
+      run({"openssl", "pkcs12", "-in", ours, "-passin", "pass:nope", "-nokeys"}, kRun);
+  CHECK(wrong.status != 0);
 }

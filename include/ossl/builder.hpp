@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ossl/alpn.hpp>
+#include <ossl/pkcs12.hpp>
 #include <ossl/pkey.hpp>
 #include <ossl/result.hpp>
 #include <ossl/ssl.hpp>
@@ -168,6 +169,20 @@ class OSSL_API SslCtxBuilder {
   /// SSL_CTX_set1_groups_list, SSL_CTX_clear_options(SSL_OP_CIPHER_SERVER_PREFERENCE))
   SslCtxBuilder& mozilla_intermediate() &;
   SslCtxBuilder&& mozilla_intermediate() && { return std::move(mozilla_intermediate()); }
+  ///@}
+
+  ///@{
+  /// Takes this side's identity from a PKCS#12 archive (the bytes of a .p12 / .pfx
+  /// file): its certificate, private key and chain certificates. Server: the
+  /// certificate presented to clients (instead of certificate() + private_key() +
+  /// add_chain_cert()). Client: the certificate sent when a server asks. The archive
+  /// must hold a key and its certificate; a wrong passphrase or a legacy cipher is an
+  /// error naming the cause (see Pkcs12). (PKCS12_parse, SSL_CTX_use_certificate,
+  /// SSL_CTX_use_PrivateKey, SSL_CTX_add1_chain_cert)
+  SslCtxBuilder& identity_pkcs12(std::span<const std::byte> der, std::string_view passphrase) &;
+  SslCtxBuilder&& identity_pkcs12(std::span<const std::byte> der, std::string_view passphrase) && {
+    return std::move(identity_pkcs12(der, passphrase));
+  }
   ///@}
 
   ///@{

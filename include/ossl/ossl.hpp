@@ -6,6 +6,7 @@
 #include <ossl/builder.hpp>
 #include <ossl/error.hpp>
 #include <ossl/io.hpp>
+#include <ossl/pkcs12.hpp>
 #include <ossl/pkey.hpp>
 #include <ossl/result.hpp>
 #include <ossl/session.hpp>

@@ -73,6 +73,17 @@ int main(int argc, char** argv) {
   seed("pkey", "public.pem", key.public_key().value().to_pem().value(), 3);
   seed("pkey", "public.der", bytes_of(key.public_key().value().to_der().value()), 4);
 
+  // PKCS#12: with and without a chain, under each passphrase the target tries.
+  const std::vector<ossl::X509> chain{w.root.cert()};
+  int index = 0;
+  for (std::string_view pass : {"", "pw", "wrong"}) {
+    const auto with_chain = ossl::Pkcs12::create(pass, key, w.server.cert, chain).value();
+    const auto bare = ossl::Pkcs12::create(pass, key, w.server.cert).value();
+    seed("pkcs12", "chain_" + std::to_string(index), bytes_of(with_chain.to_der().value()), index);
+    seed("pkcs12", "bare_" + std::to_string(index), bytes_of(bare.to_der().value()), index);
+    ++index;
+  }
+
   for (auto v : {ossl::TlsVersion::Tls12, ossl::TlsVersion::Tls13}) {
     const std::string tag = v == ossl::TlsVersion::Tls12 ? "tls12" : "tls13";
     record_flights(v, tag);
