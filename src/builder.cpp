@@ -277,6 +277,19 @@ template <Role R>
 }
 
 template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::sni_certificate_impl(std::string_view name, const X509& cert,
+                                                         const Pkey<Private>& key,
+                                                         std::span<const X509> chain) {
+  return step("sni_certificate", [&] { return ctx_.add_sni_certificate(name, cert, key, chain); });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::sni_unknown_name(UnknownServerName policy) & requires
+    kServer {
+  return step("sni_unknown_name", [&] { return ctx_.set_sni_unknown_name(policy); });
+}
+
+template <Role R>
     SslCtxBuilder<R>& SslCtxBuilder<R>::check_private_key() & requires kServer {
   return step("check_private_key", [&] { return ctx_.check_private_key(); });
 }

@@ -54,6 +54,8 @@ ROLE_STEP(HasSessionCacheMode, b.session_cache_mode(0))
 ROLE_STEP(HasAlpnProtocols, b.alpn_protocols("\x02h2"))
 ROLE_STEP(HasAlpnProtosList, b.alpn_protos_list({"h2"}))
 ROLE_STEP(HasBuild, b.build())
+ROLE_STEP(HasSniCertificate, b.sni_certificate("a.example", c, k))
+ROLE_STEP(HasSniUnknownName, b.sni_unknown_name(UnknownServerName::Refuse))
 ROLE_STEP(HasIdentityPkcs12, b.identity_pkcs12(std::span<const std::byte>(), "pw"))
 
 #define SERVER_ONLY(C) static_assert(C<ServerB> && !C<ClientB>, #C " must be server-only")
@@ -81,6 +83,8 @@ CLIENT_ONLY(HasClientChainCert);
 CLIENT_ONLY(HasClientKey);
 CLIENT_ONLY(HasDangerAcceptInvalidCerts);
 CLIENT_ONLY(HasDangerSkipHostname);
+SERVER_ONLY(HasSniCertificate);
+SERVER_ONLY(HasSniUnknownName);
 BOTH(HasIdentityPkcs12);
 BOTH(HasMinProto);
 BOTH(HasMaxProto);
@@ -427,6 +431,36 @@ TEST_CASE("identity_pkcs12: server and client identities from PKCS#12 archives")
     CHECK(o.pair.server.peer_certificate().value().to_der().value() ==
           p.client.cert.to_der().value());
   }
+}
+
+TEST_CASE("sni_certificate: a server presents the certificate for the name asked for") {
+  const Pki& p = pki();
+  testing::LeafSpec spec;
+  spec.dns_names = {"api.example"};
+  const testing::Identity api = p.intermediate.issue(spec).value();
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    auto server = server_builder(v)
+                      .sni_certificate("api.example", api.cert, api.key, api.chain)
+                      .sni_unknown_name(UnknownServerName::Refuse)
+                      .build();
+    REQUIRE_MESSAGE(server.has_value(), server.error().to_string());
+    auto client = client_builder(v).build().value();
+    for (std::string_view host : {"api.example"sv, "localhost"sv}) {
+      CAPTURE(host);
+      Outcome o = handshake(client, *server, host);  // verifies the chain and the name
+      REQUIRE_MESSAGE(o.handshake.ok, o.handshake.describe());
+      const ossl::X509& expected = host == "api.example" ? api.cert : p.server.cert;
+      CHECK(o.pair.client.peer_certificate()->to_der().value() == expected.to_der().value());
+    }
+    Outcome refused = handshake(client, *server, "other.example");
+    CHECK_FALSE(refused.handshake.ok);
+  }
+  auto bad = ServerB::create().sni_certificate("10.0.0.1", api.cert, api.key).build();
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().to_string().find("SslCtxBuilder<Server>::sni_certificate") !=
+        std::string::npos);
+  CHECK(bad.error().to_string().find("is an IP address") != std::string::npos);
 }
 
 TEST_CASE("identity_pkcs12 refuses archives it cannot use, naming why") {

@@ -288,6 +288,35 @@ class OSSL_API SslCtxBuilder {
   }
   ///@}
 
+  ///@{
+  /// Presents `cert` (with `key` and `chain`) instead of the default certificate to
+  /// clients whose SNI names `name`: a DNS name or a one-label wildcard
+  /// ("*.example.com"); an exact name wins. The default certificate() is still
+  /// required, for clients that send no name (see SslCtx::add_sni_certificate()).
+  /// (SSL_CTX_set_tlsext_servername_callback)
+  template <KeyKind K>
+  requires kServer && HasPrivate<K> SslCtxBuilder& sni_certificate(
+      std::string_view name, const X509& cert, const Pkey<K>& key,
+      std::span<const X509> chain = {}) & {
+    return sni_certificate_impl(name, cert, key, chain);
+  }
+  template <KeyKind K>
+  requires kServer && HasPrivate<K> SslCtxBuilder &&
+      sni_certificate(std::string_view name, const X509& cert, const Pkey<K>& key,
+                      std::span<const X509> chain = {}) && {
+    return std::move(sni_certificate_impl(name, cert, key, chain));
+  }
+  ///@}
+  ///@{
+  /// What to do when a client names a host no sni_certificate() is for. Default:
+  /// UnknownServerName::UseDefault (present the default certificate).
+  /// (the servername callback's SSL_TLSEXT_ERR_OK or ALERT_FATAL, unrecognized_name)
+  SslCtxBuilder& sni_unknown_name(UnknownServerName policy) & requires kServer;
+  SslCtxBuilder&& sni_unknown_name(UnknownServerName policy) && requires kServer {
+    return std::move(sni_unknown_name(policy));
+  }
+  ///@}
+
   // ---------------------------------------------------------------- client only
 
   ///@{
@@ -381,6 +410,8 @@ class OSSL_API SslCtxBuilder {
  private:
   SslCtxBuilder() = default;
   SslCtxBuilder& private_key_impl(const Pkey<Private>& key);
+  SslCtxBuilder& sni_certificate_impl(std::string_view name, const X509& cert,
+                                      const Pkey<Private>& key, std::span<const X509> chain);
   template <class F>
   SslCtxBuilder& step(const char* name, F&& run);
   void fail(const char* name, ErrorStack error);

@@ -84,7 +84,8 @@ class OSSL_API SslSession : public detail::Owner<SslSession, SSL_SESSION> {
   [[nodiscard]] std::string_view alpn_selected() const noexcept;
 
   /// Returns the SNI host name recorded in the session; OpenSSL records it only when
-  /// the server acknowledged SNI (which takes a servername callback), else empty.
+  /// the server acknowledged SNI (which takes a servername callback: ossl servers
+  /// with SNI certificates, SslCtx::add_sni_certificate(), acknowledge), else empty.
   /// (SSL_SESSION_get0_hostname)
   [[nodiscard]] std::string_view hostname() const noexcept;
 

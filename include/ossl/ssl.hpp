@@ -217,6 +217,26 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   [[nodiscard]] Result<void> set_alpn_select_callback(
       AlpnSelector selector, AlpnMismatch on_mismatch = AlpnMismatch::Fail);
 
+  /// Makes a server present `cert` (with `key` and the intermediates `chain`, leaf's
+  /// issuer first) to clients whose SNI names `name` instead of the default
+  /// certificate. `name` is a DNS name ("api.example.com") or a wildcard for one label
+  /// ("*.example.com"), matched without regard to case; an exact name wins over a
+  /// wildcard. The context keeps its own references. Errors: an empty, malformed or
+  /// IP-literal name, a name given twice, an empty or mismatched certificate and key.
+  /// Each connection whose name matches gets exactly this certificate (the default
+  /// one is cleared from it, whatever its key type). Servers with SNI certificates
+  /// acknowledge SNI, so their sessions record the name (SslSession::hostname()).
+  /// Not thread-safe against handshakes in flight, like every setter.
+  /// (SSL_CTX_set_tlsext_servername_callback; per connection SSL_certs_clear,
+  /// SSL_use_certificate, SSL_use_PrivateKey, SSL_set1_chain)
+  [[nodiscard]] Result<void> add_sni_certificate(std::string_view name, const X509& cert,
+                                                 const Pkey<Private>& key,
+                                                 std::span<const X509> chain = {});
+  /// Sets what happens when a client names a host no SNI certificate is for.
+  /// Default: UnknownServerName::UseDefault. (the servername callback's
+  /// SSL_TLSEXT_ERR_OK, or SSL_TLSEXT_ERR_ALERT_FATAL with SSL_AD_UNRECOGNIZED_NAME)
+  [[nodiscard]] Result<void> set_sni_unknown_name(UnknownServerName policy);
+
   /// Creates a client connection for `host` in one call, so that SNI and the
   /// certificate name check cannot be forgotten separately: new_ssl(),
   /// set_connect_state() and Ssl::set_peer_host(host, flags). Returns the first
