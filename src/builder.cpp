@@ -176,6 +176,12 @@ SslCtxBuilder<R>& SslCtxBuilder<R>::mozilla_intermediate() & {
 }
 
 template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::danger_key_log(KeyLogCallback callback) & {
+  return step("danger_key_log",
+              [&] { return ctx_.danger_set_keylog_callback(std::move(callback)); });
+}
+
+template <Role R>
 SslCtxBuilder<R>& SslCtxBuilder<R>::identity_pkcs12(std::span<const std::byte> der,
                                                     std::string_view passphrase) & {
   return step("identity_pkcs12", [&]() -> Result<void> {

@@ -6,10 +6,15 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 
 namespace ossl {
 
@@ -140,6 +145,35 @@ Result<void> install_alpn_config(SSL_CTX* ctx, std::unique_ptr<AlpnServerConfig>
   SSL_CTX_set_alpn_select_cb(ctx, alpn_select, cfg.release());  // now owned by ex_data
   delete old;
   return {};
+}
+
+// Key log state, owned by the SSL_CTX through an ex_data slot (as for ALPN).
+struct KeyLogConfig {
+  KeyLogCallback callback;
+};
+
+int keylog_config_index() {
+  static const int index = SSL_CTX_get_ex_new_index(
+      0, nullptr, nullptr, nullptr, [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+        delete static_cast<KeyLogConfig*>(ptr);
+      });
+  return index;
+}
+
+// SSL_CTX_keylog_cb_func. The callback belongs to the SSL's context (SSL_get_SSL_CTX,
+// get0); OpenSSL calls this once per secret as the handshake derives it.
+void key_log_line(const SSL* ssl, const char* line) {
+  const auto* cfg = static_cast<const KeyLogConfig*>(
+      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), keylog_config_index()));
+  if (cfg == nullptr || !cfg->callback) return;
+#if defined(__cpp_exceptions)
+  try {
+    cfg->callback(line);
+  } catch (...) {  // an exception must not unwind through OpenSSL's C frames
+  }
+#else
+  cfg->callback(line);
+#endif
 }
 
 // Server SNI state, owned by the SSL_CTX through an ex_data slot (as for ALPN).
@@ -595,6 +629,64 @@ Result<void> SslCtx::set_sni_unknown_name(UnknownServerName policy) {
   return {};
 }
 
+Result<void> SslCtx::danger_set_keylog_callback(KeyLogCallback callback) {
+  static constexpr const char* what = "SslCtx::danger_set_keylog_callback";
+  if (!*this) return empty_error("danger_set_keylog_callback");
+  const int index = keylog_config_index();
+  if (index < 0) return detail::failure(what);
+  if (!callback) {
+    SSL_CTX_set_keylog_callback(native_handle(), nullptr);
+    return {};
+  }
+  auto cfg = std::make_unique<KeyLogConfig>();
+  cfg->callback = std::move(callback);
+  auto* old = static_cast<KeyLogConfig*>(SSL_CTX_get_ex_data(native_handle(), index));
+  if (auto ok =
+          detail::check_positive(SSL_CTX_set_ex_data(native_handle(), index, cfg.get()), what);
+      !ok) {
+    return ok;
+  }
+  (void)cfg.release();  // owned by ex_data now
+  delete old;
+  SSL_CTX_set_keylog_callback(native_handle(), key_log_line);
+  return {};
+}
+
+Result<KeyLogCallback> key_log_file(std::string_view path) {
+  auto file = detail::with_cstr(path, "key_log_file", [path](const char* p) -> Result<std::FILE*> {
+    // open(2) rather than fopen: a new file must not be readable by others.
+    const int fd = ::open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return ErrorStack::message("key_log_file: cannot open \"" + std::string(path) +
+                                 "\": " + std::strerror(errno));
+    }
+    std::FILE* f = ::fdopen(fd, "a");
+    if (f == nullptr) {
+      const int e = errno;
+      ::close(fd);
+      return ErrorStack::message("key_log_file: fdopen \"" + std::string(path) +
+                                 "\": " + std::strerror(e));
+    }
+    return f;
+  });
+  if (!file) return std::move(file).error();
+  struct Sink {
+    std::mutex mutex;
+    std::FILE* file = nullptr;
+    explicit Sink(std::FILE* f) : file(f) {}
+    Sink(const Sink&) = delete;
+    Sink& operator=(const Sink&) = delete;
+    ~Sink() { (void)std::fclose(file); }
+  };
+  auto sink = std::make_shared<Sink>(*file);
+  return KeyLogCallback([sink](std::string_view line) {
+    const std::lock_guard lock(sink->mutex);
+    (void)std::fwrite(line.data(), 1, line.size(), sink->file);
+    (void)std::fputc('\n', sink->file);
+    (void)std::fflush(sink->file);  // a debugging aid must not lose lines on a crash
+  });
+}
+
 Result<Ssl> SslCtx::new_ssl_for_host(std::string_view host, HostnameFlags flags) const {
   auto ssl = new_ssl();
   if (!ssl) return ssl;
@@ -799,6 +891,27 @@ Result<void> Ssl::key_update(bool request_peer_update) {
       SSL_key_update(native_handle(),
                      request_peer_update ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED),
       "Ssl::key_update");
+}
+
+Result<void> Ssl::export_keying_material(std::span<std::byte> out, std::string_view label,
+                                         std::optional<std::span<const std::byte>> context) const {
+  static constexpr const char* what = "Ssl::export_keying_material";
+  if (!*this) return empty_error("export_keying_material");
+  // Before the handshake OpenSSL returns -1 without a record (no session yet), and
+  // during it the secrets are not final: refuse both with a reason.
+  if (SSL_is_init_finished(native_handle()) != 1) {
+    return ErrorStack::message(std::string(what) + ": the handshake is not complete");
+  }
+  if (out.empty()) return ErrorStack::message(std::string(what) + ": empty output buffer");
+  detail::clear_error_queue();
+  const auto* ctx_bytes =
+      context ? reinterpret_cast<const unsigned char*>(context->data()) : nullptr;
+  // Returns 1 on success, 0 or -1 on failure.
+  return detail::check_positive(
+      SSL_export_keying_material(native_handle(), reinterpret_cast<unsigned char*>(out.data()),
+                                 out.size(), label.data(), label.size(), ctx_bytes,
+                                 context ? context->size() : 0, context ? 1 : 0),
+      what);
 }
 
 Result<ShutdownResult> Ssl::shutdown() {

@@ -56,6 +56,7 @@ ROLE_STEP(HasAlpnProtosList, b.alpn_protos_list({"h2"}))
 ROLE_STEP(HasBuild, b.build())
 ROLE_STEP(HasSniCertificate, b.sni_certificate("a.example", c, k))
 ROLE_STEP(HasSniUnknownName, b.sni_unknown_name(UnknownServerName::Refuse))
+ROLE_STEP(HasDangerKeyLog, b.danger_key_log(KeyLogCallback()))
 ROLE_STEP(HasIdentityPkcs12, b.identity_pkcs12(std::span<const std::byte>(), "pw"))
 
 #define SERVER_ONLY(C) static_assert(C<ServerB> && !C<ClientB>, #C " must be server-only")
@@ -85,6 +86,7 @@ CLIENT_ONLY(HasDangerAcceptInvalidCerts);
 CLIENT_ONLY(HasDangerSkipHostname);
 SERVER_ONLY(HasSniCertificate);
 SERVER_ONLY(HasSniUnknownName);
+BOTH(HasDangerKeyLog);
 BOTH(HasIdentityPkcs12);
 BOTH(HasMinProto);
 BOTH(HasMaxProto);
@@ -461,6 +463,23 @@ TEST_CASE("sni_certificate: a server presents the certificate for the name asked
   CHECK(bad.error().to_string().find("SslCtxBuilder<Server>::sni_certificate") !=
         std::string::npos);
   CHECK(bad.error().to_string().find("is an IP address") != std::string::npos);
+}
+
+TEST_CASE("danger_key_log: both roles log the secrets of their connections") {
+  std::vector<std::string> client_lines, server_lines;
+  auto server = server_builder(TlsVersion::Tls12)
+                    .danger_key_log([&](std::string_view l) { server_lines.emplace_back(l); })
+                    .build()
+                    .value();
+  auto client = client_builder(TlsVersion::Tls12)
+                    .danger_key_log([&](std::string_view l) { client_lines.emplace_back(l); })
+                    .build()
+                    .value();
+  Outcome o = handshake(client, server);
+  REQUIRE_MESSAGE(o.handshake.ok, o.handshake.describe());
+  REQUIRE(client_lines.size() == 1);
+  CHECK(client_lines == server_lines);
+  CHECK(client_lines[0].starts_with("CLIENT_RANDOM "));
 }
 
 TEST_CASE("identity_pkcs12 refuses archives it cannot use, naming why") {

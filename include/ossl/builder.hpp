@@ -172,6 +172,16 @@ class OSSL_API SslCtxBuilder {
   ///@}
 
   ///@{
+  /// Warning: hands every connection's TLS secrets to `callback` (NSS key log lines,
+  /// e.g. from key_log_file()), so anyone with them can decrypt the traffic. For
+  /// debugging with Wireshark only. (SSL_CTX_set_keylog_callback)
+  SslCtxBuilder& danger_key_log(KeyLogCallback callback) &;
+  SslCtxBuilder&& danger_key_log(KeyLogCallback callback) && {
+    return std::move(danger_key_log(std::move(callback)));
+  }
+  ///@}
+
+  ///@{
   /// Takes this side's identity from a PKCS#12 archive (the bytes of a .p12 / .pfx
   /// file): its certificate, private key and chain certificates. Server: the
   /// certificate presented to clients (instead of certificate() + private_key() +

@@ -44,6 +44,19 @@ struct HandleTraits<SSL> {
 
 class Ssl;
 
+/// Receives one line of key log in the NSS key log format ("LABEL <client random>
+/// <secret>", hex, no newline), as Wireshark reads from SSLKEYLOGFILE. Called on
+/// handshake threads, possibly several at once. Must not throw (an exception is
+/// swallowed: it cannot unwind through OpenSSL).
+using KeyLogCallback = std::function<void(std::string_view line)>;
+
+/// Returns a KeyLogCallback that appends each line to the file at `path` (created if
+/// missing, mode 0600 on creation) under a mutex; the file stays open as long as a
+/// copy of the callback exists. An unopenable path is an error naming it and errno.
+/// Secrets in that file decrypt the recorded traffic: for debugging only.
+/// (fopen(path, "a"), fputs, fflush)
+[[nodiscard]] OSSL_API Result<KeyLogCallback> key_log_file(std::string_view path);
+
 /// A server's ALPN choice: given the protocols the client offered (in its order),
 /// returns one of them, or nullopt for "none acceptable". Must not throw.
 using AlpnSelector =
@@ -237,6 +250,12 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   /// SSL_TLSEXT_ERR_OK, or SSL_TLSEXT_ERR_ALERT_FATAL with SSL_AD_UNRECOGNIZED_NAME)
   [[nodiscard]] Result<void> set_sni_unknown_name(UnknownServerName policy);
 
+  /// Warning: hands every connection's TLS secrets to `callback` (one line per secret,
+  /// NSS key log format), so anyone with the lines can decrypt the traffic. For
+  /// debugging with Wireshark only. An empty callback turns logging off.
+  /// (SSL_CTX_set_keylog_callback)
+  [[nodiscard]] Result<void> danger_set_keylog_callback(KeyLogCallback callback);
+
   /// Creates a client connection for `host` in one call, so that SNI and the
   /// certificate name check cannot be forgotten separately: new_ssl(),
   /// set_connect_state() and Ssl::set_peer_host(host, flags). Returns the first
@@ -399,6 +418,17 @@ class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
   [[nodiscard]] Result<void> set_session(const SslSession& session);
   /// Returns true when the handshake resumed a session. (SSL_session_reused)
   [[nodiscard]] bool session_reused() const noexcept;
+
+  /// Fills `out` with keying material derived from the connection's secrets under
+  /// `label` and, when given, `context` (RFC 5705 for TLS 1.2, RFC 8446 section 7.5
+  /// for TLS 1.3): both ends get the same bytes, nobody else can. In TLS 1.2 no
+  /// context and an empty one give different bytes; in TLS 1.3 they are the same.
+  /// Errors: before the handshake completes, an empty `out`, in TLS 1.2 a label the
+  /// protocol uses itself ("master secret", "key expansion", ...), in TLS 1.3 a length
+  /// HKDF cannot derive (over 255 hash lengths). (SSL_export_keying_material)
+  [[nodiscard]] Result<void> export_keying_material(
+      std::span<std::byte> out, std::string_view label,
+      std::optional<std::span<const std::byte>> context = std::nullopt) const;
 
   /// Returns the bytes decrypted and buffered, readable without blocking. (SSL_pending)
   [[nodiscard]] std::size_t pending() const noexcept;
