@@ -72,21 +72,46 @@ Result<SslCtx> new_ctx(const SSL_METHOD* method, const char* what) {
   return ctx;
 }
 
-// Server ALPN state, owned by the SSL_CTX through an ex_data slot whose free
-// callback deletes it: it lives exactly as long as the context, copies included.
+// An SSL_CTX ex_data slot that owns one T: its free callback deletes the T when the
+// context is freed, so the state lives exactly as long as the context, copies included.
+template <class T>
+int ctx_slot() {
+  static const int index = SSL_CTX_get_ex_new_index(
+      0, nullptr, nullptr, nullptr,
+      [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<T*>(ptr); });
+  return index;
+}
+
+// Returns the context's T, or null when none was stored (get0: the context owns it).
+template <class T>
+T* ctx_slot_get(const SSL_CTX* ctx) noexcept {
+  const int index = ctx_slot<T>();
+  return index < 0 ? nullptr : static_cast<T*>(SSL_CTX_get_ex_data(ctx, index));
+}
+
+// Stores `value` in the context's slot for T, then runs `install(T*)` (which points
+// OpenSSL's callback at it), then frees the T it replaced. Returns the stored pointer.
+template <class T, class Install>
+Result<T*> ctx_slot_set(SSL_CTX* ctx, std::unique_ptr<T> value, const char* what,
+                        Install&& install) {
+  const int index = ctx_slot<T>();
+  if (index < 0) return detail::failure(what);
+  T* old = static_cast<T*>(SSL_CTX_get_ex_data(ctx, index));
+  if (auto ok = detail::check_positive(SSL_CTX_set_ex_data(ctx, index, value.get()), what); !ok) {
+    return std::move(ok).error();
+  }
+  T* stored = value.release();  // owned by the context now
+  install(stored);
+  delete old;
+  return stored;
+}
+
+// Server ALPN state (in a ctx_slot).
 struct AlpnServerConfig {
   std::vector<unsigned char> wire;  // preference order (used when no selector)
   AlpnSelector selector;
   AlpnMismatch on_mismatch = AlpnMismatch::Fail;
 };
-
-int alpn_config_index() {
-  static const int index = SSL_CTX_get_ex_new_index(
-      0, nullptr, nullptr, nullptr, [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
-        delete static_cast<AlpnServerConfig*>(ptr);
-      });
-  return index;
-}
 
 // SSL_CTX_alpn_select_cb_func. `in` is the client's list, already validated by
 // OpenSSL; *out must point into memory that outlives the call: the client's list
@@ -136,35 +161,22 @@ int alpn_select(SSL*, const unsigned char** out, unsigned char* outlen, const un
 
 Result<void> install_alpn_config(SSL_CTX* ctx, std::unique_ptr<AlpnServerConfig> cfg,
                                  const char* what) {
-  const int index = alpn_config_index();
-  if (index < 0) return detail::failure(what);
-  auto* old = static_cast<AlpnServerConfig*>(SSL_CTX_get_ex_data(ctx, index));
-  if (auto ok = detail::check_positive(SSL_CTX_set_ex_data(ctx, index, cfg.get()), what); !ok) {
-    return ok;
-  }
-  SSL_CTX_set_alpn_select_cb(ctx, alpn_select, cfg.release());  // now owned by ex_data
-  delete old;
+  auto stored = ctx_slot_set(ctx, std::move(cfg), what, [ctx](AlpnServerConfig* c) {
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, c);
+  });
+  if (!stored) return std::move(stored).error();
   return {};
 }
 
-// Key log state, owned by the SSL_CTX through an ex_data slot (as for ALPN).
+// Key log state (in a ctx_slot).
 struct KeyLogConfig {
   KeyLogCallback callback;
 };
 
-int keylog_config_index() {
-  static const int index = SSL_CTX_get_ex_new_index(
-      0, nullptr, nullptr, nullptr, [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
-        delete static_cast<KeyLogConfig*>(ptr);
-      });
-  return index;
-}
-
 // SSL_CTX_keylog_cb_func. The callback belongs to the SSL's context (SSL_get_SSL_CTX,
 // get0); OpenSSL calls this once per secret as the handshake derives it.
 void key_log_line(const SSL* ssl, const char* line) {
-  const auto* cfg = static_cast<const KeyLogConfig*>(
-      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), keylog_config_index()));
+  const auto* cfg = ctx_slot_get<KeyLogConfig>(SSL_get_SSL_CTX(ssl));
   if (cfg == nullptr || !cfg->callback) return;
 #if defined(__cpp_exceptions)
   try {
@@ -176,7 +188,7 @@ void key_log_line(const SSL* ssl, const char* line) {
 #endif
 }
 
-// Server SNI state, owned by the SSL_CTX through an ex_data slot (as for ALPN).
+// Server SNI state (in a ctx_slot).
 struct SniEntry {
   std::string name;  // lower case, no trailing dot; "*.example.com" for a wildcard
   X509 cert;
@@ -218,14 +230,6 @@ struct SniConfig {
   }
 };
 
-int sni_config_index() {
-  static const int index = SSL_CTX_get_ex_new_index(
-      0, nullptr, nullptr, nullptr, [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
-        delete static_cast<SniConfig*>(ptr);
-      });
-  return index;
-}
-
 // SSL_CTX servername callback: runs while the ClientHello's extensions are finalised,
 // before the server picks its certificate and signature algorithm, so switching the
 // certificate here decides what is sent. Returning SSL_TLSEXT_ERR_OK acknowledges SNI,
@@ -264,18 +268,13 @@ int sni_select(SSL* ssl, int* alert, void* arg) {
 
 // Returns the context's SNI config, installing an empty one and the callback first.
 Result<SniConfig*> sni_config(SSL_CTX* ctx, const char* what) {
-  const int index = sni_config_index();
-  if (index < 0) return detail::failure(what);
-  if (auto* cfg = static_cast<SniConfig*>(SSL_CTX_get_ex_data(ctx, index))) return cfg;
-  auto cfg = std::make_unique<SniConfig>();
-  if (auto ok = detail::check_positive(SSL_CTX_set_ex_data(ctx, index, cfg.get()), what); !ok) {
-    return std::move(ok).error();
-  }
-  // SSL_CTX_set_tlsext_servername_callback / _arg are macros over these ctrls.
-  SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
-                        reinterpret_cast<void (*)()>(&sni_select));  // NOLINT: C API cast
-  ctx_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_ARG, 0, cfg.get());
-  return cfg.release();  // owned by ex_data now
+  if (auto* cfg = ctx_slot_get<SniConfig>(ctx)) return cfg;
+  return ctx_slot_set(ctx, std::make_unique<SniConfig>(), what, [ctx](SniConfig* cfg) {
+    // SSL_CTX_set_tlsext_servername_callback / _arg are macros over these ctrls.
+    SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
+                          reinterpret_cast<void (*)()>(&sni_select));  // NOLINT: C API cast
+    ctx_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_ARG, 0, cfg);
+  });
 }
 
 // A DNS name or a one-label wildcard, lower-cased, without a trailing dot; or an error
@@ -632,23 +631,17 @@ Result<void> SslCtx::set_sni_unknown_name(UnknownServerName policy) {
 Result<void> SslCtx::danger_set_keylog_callback(KeyLogCallback callback) {
   static constexpr const char* what = "SslCtx::danger_set_keylog_callback";
   if (!*this) return empty_error("danger_set_keylog_callback");
-  const int index = keylog_config_index();
-  if (index < 0) return detail::failure(what);
   if (!callback) {
     SSL_CTX_set_keylog_callback(native_handle(), nullptr);
     return {};
   }
   auto cfg = std::make_unique<KeyLogConfig>();
   cfg->callback = std::move(callback);
-  auto* old = static_cast<KeyLogConfig*>(SSL_CTX_get_ex_data(native_handle(), index));
-  if (auto ok =
-          detail::check_positive(SSL_CTX_set_ex_data(native_handle(), index, cfg.get()), what);
-      !ok) {
-    return ok;
-  }
-  (void)cfg.release();  // owned by ex_data now
-  delete old;
-  SSL_CTX_set_keylog_callback(native_handle(), key_log_line);
+  SSL_CTX* ctx = native_handle();
+  auto stored = ctx_slot_set(ctx, std::move(cfg), what, [ctx](KeyLogConfig*) {
+    SSL_CTX_set_keylog_callback(ctx, key_log_line);  // finds the config through the SSL
+  });
+  if (!stored) return std::move(stored).error();
   return {};
 }
 
