@@ -176,6 +176,11 @@ SslCtxBuilder<R>& SslCtxBuilder<R>::mozilla_intermediate() & {
 }
 
 template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::max_send_fragment(std::size_t bytes) & {
+  return step("max_send_fragment", [&] { return ctx_.set_max_send_fragment(bytes); });
+}
+
+template <Role R>
 SslCtxBuilder<R>& SslCtxBuilder<R>::danger_key_log(KeyLogCallback callback) & {
   return step("danger_key_log",
               [&] { return ctx_.danger_set_keylog_callback(std::move(callback)); });

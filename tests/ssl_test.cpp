@@ -1088,3 +1088,117 @@ TEST_CASE("key log: key_log_file appends lines to a 0600 file; a bad path is an 
   CHECK(bad.error().to_string().find("/nonexistent-dir/keys.log") != std::string::npos);
   CHECK(key_log_file("a\0b"sv).error().to_string().find("embedded NUL") != std::string::npos);
 }
+
+// ------------------------------------------------------------ record sizes
+
+namespace {
+
+// A handshaken pair over separate memory BIOs, so that the test sees every byte on
+// the wire; shuttle() moves one side's output to the other side's input.
+struct WirePair {
+  Ssl client;
+  Ssl server;
+};
+std::string shuttle(Ssl& from, Ssl& to) {
+  BIO* out = SSL_get_wbio(from.native_handle());  // get0: owned by the SSL
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(out, &data);
+  std::string bytes(data, static_cast<std::size_t>(n));
+  REQUIRE(BIO_reset(out) == 1);
+  if (!bytes.empty()) {
+    REQUIRE(BIO_write(SSL_get_rbio(to.native_handle()), bytes.data(),
+                      static_cast<int>(bytes.size())) == static_cast<int>(bytes.size()));
+  }
+  return bytes;
+}
+WirePair wire_pair(const Contexts& ctx, std::size_t client_fragment = 0) {
+  WirePair w{ctx.client.new_ssl_for_host("localhost").value(), ctx.server.new_ssl().value()};
+  if (client_fragment != 0) REQUIRE(w.client.set_max_send_fragment(client_fragment).has_value());
+  w.client.set_bio(Bio::new_mem().value(), Bio::new_mem().value());
+  w.server.set_bio(Bio::new_mem().value(), Bio::new_mem().value());
+  w.server.set_accept_state();
+  for (int round = 0; round < 16 && !(w.client.is_init_finished() && w.server.is_init_finished());
+       ++round) {
+    (void)w.client.do_handshake();
+    shuttle(w.client, w.server);
+    (void)w.server.do_handshake();
+    shuttle(w.server, w.client);
+  }
+  REQUIRE(w.client.is_init_finished());
+  REQUIRE(w.server.is_init_finished());
+  return w;
+}
+// The lengths of the TLS records in `wire` (5-byte headers: type, version, length).
+std::vector<std::size_t> record_lengths(std::string_view wire) {
+  std::vector<std::size_t> lengths;
+  std::size_t pos = 0;
+  while (pos + 5 <= wire.size()) {
+    const auto len = static_cast<std::size_t>(static_cast<unsigned char>(wire[pos + 3]) << 8 |
+                                              static_cast<unsigned char>(wire[pos + 4]));
+    CHECK(static_cast<unsigned char>(wire[pos]) == 23);  // application_data
+    lengths.push_back(len);
+    pos += 5 + len;
+  }
+  CHECK(pos == wire.size());
+  return lengths;
+}
+
+}  // namespace
+
+TEST_CASE("max_send_fragment caps the plaintext per record, on contexts and connections") {
+  struct Case {
+    const char* name;
+    std::size_t ctx_limit;   // 0: leave the default
+    std::size_t conn_limit;  // 0: leave the context's
+    std::size_t expected_plaintext;
+  };
+  const std::string payload(5000, 'x');
+  for (TlsVersion v : kVersions) {
+    for (const Case& c : {Case{"default", 0, 0, 16384}, Case{"context 512", 512, 0, 512},
+                          Case{"connection 1024 over context 512", 512, 1024, 1024}}) {
+      CAPTURE(to_string(v));
+      CAPTURE(c.name);
+      Contexts ctx = make_contexts(Config{.version = v});
+      if (c.ctx_limit != 0) REQUIRE(ctx.client.set_max_send_fragment(c.ctx_limit).has_value());
+      WirePair w = wire_pair(ctx, c.conn_limit);
+      REQUIRE(w.client.write(std::string_view(payload)).value() == payload.size());
+      const auto lengths = record_lengths(shuttle(w.client, w.server));
+      const std::size_t per_record = std::min(c.expected_plaintext, payload.size());
+      CHECK(lengths.size() == (payload.size() + per_record - 1) / per_record);
+      for (std::size_t len : lengths) {
+        CHECK(len <= per_record + 256);  // plaintext plus the AEAD's nonce, tag and type
+      }
+      std::string got(payload.size(), '\0');
+      std::size_t have = 0;
+      while (have < got.size()) {
+        auto n = w.server.read(std::span(got.data() + have, got.size() - have));
+        REQUIRE(n.has_value());
+        have += *n;
+      }
+      CHECK(got == payload);
+    }
+  }
+}
+
+TEST_CASE("max_send_fragment outside 512..16384 is an error naming the value") {
+  auto ctx = SslCtx::new_client().value();
+  for (std::size_t bad : {std::size_t{0}, std::size_t{511}, std::size_t{16385}}) {
+    CAPTURE(bad);
+    auto r = ctx.set_max_send_fragment(bad);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().to_string().find(std::to_string(bad) + " bytes is outside 512 to 16384") !=
+          std::string::npos);
+  }
+  CHECK(ctx.set_max_send_fragment(512).has_value());
+  CHECK(ctx.set_max_send_fragment(16384).has_value());
+  auto ssl = ctx.new_ssl().value();
+  CHECK_FALSE(ssl.set_max_send_fragment(100).has_value());
+  CHECK(ssl.set_max_send_fragment(4096).has_value());
+  // After the handshake, OpenSSL's write buffer is sized: a change is refused.
+  WirePair w = wire_pair(make_contexts(Config{}));
+  auto late = w.client.set_max_send_fragment(1024);
+  REQUIRE_FALSE(late.has_value());
+  CHECK(late.error().to_string().find("before the handshake starts") != std::string::npos);
+  CHECK(w.client.write("still fine"sv).has_value());
+  CHECK(ERR_peek_error() == 0);
+}

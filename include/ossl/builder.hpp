@@ -172,6 +172,15 @@ class OSSL_API SslCtxBuilder {
   ///@}
 
   ///@{
+  /// Caps the plaintext per record this side sends (512 to 16384). Default: 16384.
+  /// (SSL_CTX_set_max_send_fragment)
+  SslCtxBuilder& max_send_fragment(std::size_t bytes) &;
+  SslCtxBuilder&& max_send_fragment(std::size_t bytes) && {
+    return std::move(max_send_fragment(bytes));
+  }
+  ///@}
+
+  ///@{
   /// Warning: hands every connection's TLS secrets to `callback` (NSS key log lines,
   /// e.g. from key_log_file()), so anyone with them can decrypt the traffic. For
   /// debugging with Wireshark only. (SSL_CTX_set_keylog_callback)

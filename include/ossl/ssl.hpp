@@ -198,6 +198,12 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   /// Returns how many TLS 1.3 tickets a server sends. (SSL_CTX_get_num_tickets)
   [[nodiscard]] std::size_t num_tickets() const noexcept;
 
+  /// Caps the plaintext in each record this side sends at `bytes` (512 to 16384; the
+  /// default is 16384), e.g. to fit records into a small transport MTU. Anything
+  /// outside that range is an error naming it. (SSL_CTX_set_max_send_fragment, i.e.
+  /// SSL_CTX_ctrl(SSL_CTRL_SET_MAX_SEND_FRAGMENT))
+  [[nodiscard]] Result<void> set_max_send_fragment(std::size_t bytes);
+
   /// Adds SSL_MODE_* bits and returns the new mode. (SSL_CTX_set_mode, i.e.
   /// SSL_CTX_ctrl(SSL_CTRL_MODE))
   long set_mode(long bits) noexcept;
@@ -429,6 +435,13 @@ class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
   [[nodiscard]] Result<void> export_keying_material(
       std::span<std::byte> out, std::string_view label,
       std::optional<std::span<const std::byte>> context = std::nullopt) const;
+
+  /// Caps the plaintext in each record this connection sends at `bytes` (512 to
+  /// 16384), overriding the context's limit. Anything outside that range is an error
+  /// naming it, and so is a call after the handshake started (OpenSSL sized its write
+  /// buffer then: a larger limit would make writes fail).
+  /// (SSL_set_max_send_fragment, i.e. SSL_ctrl(SSL_CTRL_SET_MAX_SEND_FRAGMENT))
+  [[nodiscard]] Result<void> set_max_send_fragment(std::size_t bytes);
 
   /// Returns the bytes decrypted and buffered, readable without blocking. (SSL_pending)
   [[nodiscard]] std::size_t pending() const noexcept;
