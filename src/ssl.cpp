@@ -629,36 +629,35 @@ Result<void> SslCtx::set_sni_unknown_name(UnknownServerName policy) {
 }
 
 namespace {
-// SSL_CTRL_SET_MAX_SEND_FRAGMENT returns 0 (with no record) outside 512..16384.
-Result<void> check_fragment(std::size_t bytes, const char* what) {
+// Sets the record plaintext limit through `ctrl` (SSL_CTX_ctrl or SSL_ctrl on `obj`).
+// SSL_CTRL_SET_MAX_SEND_FRAGMENT returns 0 with no record outside 512..16384, so the
+// range is checked here. Lowering the maximum also lowers split_send_fragment, but
+// raising it does not, and records are cut at the split size: both are set, so the
+// limit can go up again.
+template <class Obj>
+Result<void> set_fragment(Obj* obj, long (*ctrl)(Obj*, int, long, void*), std::size_t bytes,
+                          const char* what) {
   if (bytes < 512 || bytes > SSL3_RT_MAX_PLAIN_LENGTH) {
     return ErrorStack::message(std::string(what) + ": " + std::to_string(bytes) +
                                " bytes is outside 512 to 16384");
   }
-  return {};
+  const auto n = static_cast<long>(bytes);
+  if (auto ok = detail::check_positive(ctrl(obj, SSL_CTRL_SET_MAX_SEND_FRAGMENT, n, nullptr), what);
+      !ok) {
+    return ok;
+  }
+  return detail::check_positive(ctrl(obj, SSL_CTRL_SET_SPLIT_SEND_FRAGMENT, n, nullptr), what);
 }
 }  // namespace
 
 Result<void> SslCtx::set_max_send_fragment(std::size_t bytes) {
-  static constexpr const char* what = "SslCtx::set_max_send_fragment";
   if (!*this) return empty_error("set_max_send_fragment");
-  if (auto ok = check_fragment(bytes, what); !ok) return ok;
-  // Lowering the maximum also lowers split_send_fragment, but raising it does not, and
-  // records are cut at the split size: set both, so the limit can go up again.
-  if (auto ok = detail::check_positive(
-          ctx_ctrl(native_handle(), SSL_CTRL_SET_MAX_SEND_FRAGMENT, static_cast<long>(bytes)),
-          what);
-      !ok) {
-    return ok;
-  }
-  return detail::check_positive(
-      ctx_ctrl(native_handle(), SSL_CTRL_SET_SPLIT_SEND_FRAGMENT, static_cast<long>(bytes)), what);
+  return set_fragment(native_handle(), ctx_ctrl, bytes, "SslCtx::set_max_send_fragment");
 }
 
 Result<void> Ssl::set_max_send_fragment(std::size_t bytes) {
   static constexpr const char* what = "Ssl::set_max_send_fragment";
   if (!*this) return empty_error("set_max_send_fragment");
-  if (auto ok = check_fragment(bytes, what); !ok) return ok;
   // OpenSSL sizes the write buffer when the handshake starts; a larger limit set
   // later makes the next write fail with an internal error. Refuse instead.
   if (SSL_in_before(native_handle()) != 1) {
@@ -666,15 +665,7 @@ Result<void> Ssl::set_max_send_fragment(std::size_t bytes) {
                                ": must be set before the handshake starts (OpenSSL sizes its "
                                "write buffer then)");
   }
-  // As for the context: the split size must follow the maximum up as well as down.
-  if (auto ok = detail::check_positive(
-          ssl_ctrl(native_handle(), SSL_CTRL_SET_MAX_SEND_FRAGMENT, static_cast<long>(bytes)),
-          what);
-      !ok) {
-    return ok;
-  }
-  return detail::check_positive(
-      ssl_ctrl(native_handle(), SSL_CTRL_SET_SPLIT_SEND_FRAGMENT, static_cast<long>(bytes)), what);
+  return set_fragment(native_handle(), ssl_ctrl, bytes, what);
 }
 
 Result<void> SslCtx::danger_set_keylog_callback(KeyLogCallback callback) {
