@@ -2,12 +2,14 @@
 //
 //   tls_server [--cert FILE --key FILE] [--chain FILE] [--port N] [--host ADDR]
 //              [--alpn LIST] [--client-ca FILE] [--tls1.2|--tls1.3]
+//              [--sni NAME=CERT,KEY]...
 //
 // Answers every HTTP/1.1 request with 200 and a one-line body stating the negotiated
-// version, cipher and ALPN. Without --cert it generates a CA and a certificate for
-// localhost/127.0.0.1/::1 and prints where it wrote the CA. Serves clients
-// concurrently; stops cleanly on SIGINT/SIGTERM. Prints "listening on HOST:PORT" once
-// ready (port 0 picks a free port). --client-ca requires client certificates.
+// version, cipher, ALPN, client certificate and SNI name. --sni presents another
+// certificate (CERT may carry its chain) to clients that ask for NAME. Without --cert it generates
+// a CA and a certificate for localhost/127.0.0.1/::1 and prints where it wrote the CA. Serves
+// clients concurrently; stops cleanly on SIGINT/SIGTERM. Prints "listening on HOST:PORT" once ready
+// (port 0 picks a free port). --client-ca requires client certificates.
 #include "net.hpp"
 
 #include <ossl/ossl.hpp>
@@ -43,7 +45,8 @@ void on_signal(int) {
 [[noreturn]] void usage(const std::string& why) {
   fail(why +
        "\nusage: tls_server [--cert FILE --key FILE] [--chain FILE] [--port N] "
-       "[--host ADDR] [--alpn LIST] [--client-ca FILE] [--tls1.2|--tls1.3]");
+       "[--host ADDR] [--alpn LIST] [--client-ca FILE] [--tls1.2|--tls1.3] "
+       "[--sni NAME=CERT,KEY]...");
 }
 
 std::string read_file(const std::string& path) {
@@ -54,8 +57,13 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+struct SniOption {
+  std::string name, cert, key;
+};
+
 struct Options {
   std::string cert, key, chain, client_ca, host = "127.0.0.1", alpn = "http/1.1";
+  std::vector<SniOption> sni;
   long port = 8443;
   std::optional<ossl::TlsVersion> version;
 };
@@ -80,7 +88,12 @@ Options parse(int argc, char** argv) {
       o.host = value();
     else if (a == "--alpn")
       o.alpn = value();
-    else if (a == "--tls1.2")
+    else if (a == "--sni") {
+      const std::string v = value();
+      const auto eq = v.find('='), comma = v.find(',', eq == std::string::npos ? 0 : eq);
+      if (eq == std::string::npos || comma == std::string::npos) usage("bad --sni " + v);
+      o.sni.push_back({v.substr(0, eq), v.substr(eq + 1, comma - eq - 1), v.substr(comma + 1)});
+    } else if (a == "--tls1.2")
       o.version = ossl::TlsVersion::Tls12;
     else if (a == "--tls1.3")
       o.version = ossl::TlsVersion::Tls13;
@@ -144,6 +157,14 @@ ossl::SslCtx make_context(const Options& o, const ossl::testing::Identity& id) {
     b.alpn_protos_list(names).alpn_on_mismatch(ossl::AlpnMismatch::Fail);
   }
   if (!o.client_ca.empty()) b.client_ca_file(o.client_ca).verify_client(true);
+  for (const SniOption& s : o.sni) {
+    auto certs = ossl::X509::stack_from_pem(read_file(s.cert));
+    if (!certs) fail("--sni " + s.cert + ": " + certs.error().to_string());
+    auto key = ossl::Pkey<ossl::Private>::from_pem(read_file(s.key));
+    if (!key) fail("--sni " + s.key + ": " + key.error().to_string());
+    const std::vector<ossl::X509> chain(certs->begin() + 1, certs->end());
+    b.sni_certificate(s.name, (*certs)[0], *key, chain);
+  }
   auto ctx = std::move(b).build();
   if (!ctx) fail(ctx.error().to_string());
   return std::move(*ctx);
@@ -170,7 +191,8 @@ void serve(const ossl::SslCtx& ctx, net::Fd fd) {
   const std::string alpn = ssl.alpn_selected().empty() ? "none" : std::string(ssl.alpn_selected());
   const std::string body = "version=" + ossl::to_string(ssl.version()) +
                            " cipher=" + std::string(ssl.cipher_name()) + " alpn=" + alpn +
-                           " client=" + (peer ? peer->subject_name().value_or("?") : "none") + "\n";
+                           " client=" + (peer ? peer->subject_name().value_or("?") : "none") +
+                           " sni=" + std::string(ssl.hostname().value_or("none")) + "\n";
   const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
                                std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   if (auto r = ossl::io::write_all(ssl, response, kTimeout); !r) return;

@@ -306,6 +306,34 @@ TEST_CASE("curl downloads from tls_server; the server picks ALPN; client certifi
   }
 }
 
+TEST_CASE("curl gets the certificate for the name it asks tls_server for (SNI)") {
+  const Files& f = files();
+  const Pki& p = pki();
+  TempDir dir;
+  testing::LeafSpec spec;
+  spec.common_name = "api.example";
+  spec.dns_names = {"api.example"};
+  const testing::Identity api = p.intermediate.issue(spec).value();
+  const std::string bundle = dir.path("api.pem"), key = dir.path("api.key");
+  REQUIRE(api.write_pem(bundle, key).has_value());
+  for (TlsVersion v : kVersions) {
+    CAPTURE(version_name(v));
+    OsslServer server = tls_server({"--sni", "api.example=" + bundle + "," + key,
+                                    v == TlsVersion::Tls12 ? "--tls1.2" : "--tls1.3"});
+    const std::string port = std::to_string(server.port);
+    for (const std::string host : {"api.example", "localhost"}) {
+      CAPTURE(host);
+      // curl checks the certificate against the name it asked for: success means the
+      // server picked the right one, and the body echoes the name it saw.
+      RunResult r = run({"curl", "-sS", "--max-time", "15", "--cacert", f.ca, "--resolve",
+                         host + ":" + port + ":127.0.0.1", "https://" + host + ":" + port + "/"},
+                        kRun);
+      CHECK_MESSAGE(r.status == 0, r.output);
+      CHECK_MESSAGE(r.output.find("sni=" + host) != std::string::npos, r.output);
+    }
+  }
+}
+
 TEST_CASE(
     "openssl s_client talks to tls_server: verification, server ALPN preference, client certs") {
   const Files& f = files();
