@@ -649,37 +649,58 @@ TEST_CASE("peer garbage: bytes that are not TLS fail the handshake with a named 
   }
 }
 
+namespace {
+
+// A handshaken pair over separate memory BIOs, so that the test sees every byte on
+// the wire; shuttle() moves one side's output (or its first `limit` bytes; the rest
+// is dropped) to the other side's input and returns what it took.
+struct WirePair {
+  Ssl client;
+  Ssl server;
+};
+std::string shuttle(Ssl& from, Ssl& to, std::size_t limit = SIZE_MAX) {
+  BIO* out = SSL_get_wbio(from.native_handle());  // get0: owned by the SSL
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(out, &data);
+  std::string bytes(data, static_cast<std::size_t>(n));
+  REQUIRE(BIO_reset(out) == 1);
+  const std::size_t moved = std::min(limit, bytes.size());
+  if (moved != 0) {
+    REQUIRE(BIO_write(SSL_get_rbio(to.native_handle()), bytes.data(), static_cast<int>(moved)) ==
+            static_cast<int>(moved));
+  }
+  return bytes;
+}
+WirePair wire_pair(const Contexts& ctx, std::size_t client_fragment = 0) {
+  WirePair w{ctx.client.new_ssl_for_host("localhost").value(), ctx.server.new_ssl().value()};
+  if (client_fragment != 0) REQUIRE(w.client.set_max_send_fragment(client_fragment).has_value());
+  w.client.set_bio(Bio::new_mem().value(), Bio::new_mem().value());
+  w.server.set_bio(Bio::new_mem().value(), Bio::new_mem().value());
+  w.server.set_accept_state();
+  for (int round = 0; round < 16 && !(w.client.is_init_finished() && w.server.is_init_finished());
+       ++round) {
+    (void)w.client.do_handshake();
+    shuttle(w.client, w.server);
+    (void)w.server.do_handshake();
+    shuttle(w.server, w.client);
+  }
+  REQUIRE(w.client.is_init_finished());
+  REQUIRE(w.server.is_init_finished());
+  return w;
+}
+}  // namespace
+
 TEST_CASE("a record cut short by the end of the transport is truncation, not data") {
   for (TlsVersion v : kVersions) {
     CAPTURE(to_string(v));
-    Contexts ctx = make_contexts(Config{.version = v});
-    auto client = ctx.client.new_ssl().value();
-    auto server = ctx.server.new_ssl().value();
-    REQUIRE(client.set_verify_hostname("localhost").has_value());
-    client.set_bio(Bio::new_mem().value(), Bio::new_mem().value());
-    server.set_bio(Bio::new_mem().value(), Bio::new_mem().value());
-    client.set_connect_state();
-    server.set_accept_state();
-    // get0 BIOs: still owned by their SSL.
-    auto move_all = [](Ssl& from, Ssl& to, std::size_t limit = SIZE_MAX) {
-      char* p = nullptr;
-      const long n = BIO_get_mem_data(SSL_get_wbio(from.native_handle()), &p);
-      const std::string bytes(p, static_cast<std::size_t>(n));
-      (void)BIO_reset(SSL_get_wbio(from.native_handle()));
-      const std::string part = bytes.substr(0, std::min(limit, bytes.size()));
-      BIO_write(SSL_get_rbio(to.native_handle()), part.data(), static_cast<int>(part.size()));
-    };
-    for (int i = 0; i < 8 && !(client.is_init_finished() && server.is_init_finished()); ++i) {
-      (void)client.do_handshake();
-      move_all(client, server);
-      (void)server.do_handshake();
-      move_all(server, client);
-    }
+    WirePair w = wire_pair(make_contexts(Config{.version = v}));
+    Ssl& client = w.client;
+    Ssl& server = w.server;
     REQUIRE(server.is_init_finished());
     REQUIRE(client.write("a whole record that will arrive cut in half"sv).has_value());
     char* p = nullptr;
     const long len = BIO_get_mem_data(SSL_get_wbio(client.native_handle()), &p);
-    move_all(client, server, static_cast<std::size_t>(len / 2));
+    shuttle(client, server, static_cast<std::size_t>(len / 2));
     BIO_set_mem_eof_return(SSL_get_rbio(server.native_handle()), 0);  // the transport ends
     char buf[64];
     auto r = server.read(buf);
@@ -1093,41 +1114,6 @@ TEST_CASE("key log: key_log_file appends lines to a 0600 file; a bad path is an 
 
 namespace {
 
-// A handshaken pair over separate memory BIOs, so that the test sees every byte on
-// the wire; shuttle() moves one side's output to the other side's input.
-struct WirePair {
-  Ssl client;
-  Ssl server;
-};
-std::string shuttle(Ssl& from, Ssl& to) {
-  BIO* out = SSL_get_wbio(from.native_handle());  // get0: owned by the SSL
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(out, &data);
-  std::string bytes(data, static_cast<std::size_t>(n));
-  REQUIRE(BIO_reset(out) == 1);
-  if (!bytes.empty()) {
-    REQUIRE(BIO_write(SSL_get_rbio(to.native_handle()), bytes.data(),
-                      static_cast<int>(bytes.size())) == static_cast<int>(bytes.size()));
-  }
-  return bytes;
-}
-WirePair wire_pair(const Contexts& ctx, std::size_t client_fragment = 0) {
-  WirePair w{ctx.client.new_ssl_for_host("localhost").value(), ctx.server.new_ssl().value()};
-  if (client_fragment != 0) REQUIRE(w.client.set_max_send_fragment(client_fragment).has_value());
-  w.client.set_bio(Bio::new_mem().value(), Bio::new_mem().value());
-  w.server.set_bio(Bio::new_mem().value(), Bio::new_mem().value());
-  w.server.set_accept_state();
-  for (int round = 0; round < 16 && !(w.client.is_init_finished() && w.server.is_init_finished());
-       ++round) {
-    (void)w.client.do_handshake();
-    shuttle(w.client, w.server);
-    (void)w.server.do_handshake();
-    shuttle(w.server, w.client);
-  }
-  REQUIRE(w.client.is_init_finished());
-  REQUIRE(w.server.is_init_finished());
-  return w;
-}
 // The lengths of the TLS records in `wire` (5-byte headers: type, version, length).
 std::vector<std::size_t> record_lengths(std::string_view wire) {
   std::vector<std::size_t> lengths;
