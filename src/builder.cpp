@@ -1,6 +1,7 @@
 #include <ossl/builder.hpp>
 
 #include "internal.hpp"
+#include "verify_policy.hpp"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -26,29 +27,6 @@ constexpr std::string_view kMozillaIntermediateCiphers =
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
 constexpr std::string_view kMozillaGroups = "X25519:P-256:P-384";  // X25519, prime256v1, secp384r1
-
-constexpr const char* kNoHostMessage =
-    "the connection names no host to check the server certificate against: create it "
-    "with SslCtx::new_ssl_for_host(), call Ssl::set_peer_host(), or give the builder "
-    "verify_hostname() (danger_skip_hostname_verification() turns this check off)";
-
-// Verify callback of builder-made client contexts: once the chain verified, a leaf
-// with no host (or IP) to match means the caller forgot the name check, which would
-// accept any valid certificate for any name. Fail instead, with an ossl record saying
-// what to do. Called by OpenSSL for each certificate, leaf (depth 0) last.
-int require_host(int preverify_ok, X509_STORE_CTX* store) {
-  if (preverify_ok != 1) return 0;
-  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
-  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(store);  // get0: the store's
-  if (X509_VERIFY_PARAM_get0_host(param, 0) != nullptr) return 1;
-  if (char* ip = X509_VERIFY_PARAM_get1_ip_asc(param); ip != nullptr) {  // get1: ours
-    OPENSSL_free(ip);
-    return 1;
-  }
-  X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
-  ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", kNoHostMessage);
-  return 0;
-}
 
 }  // namespace
 
@@ -255,8 +233,14 @@ Result<SslCtx> SslCtxBuilder<R>::build() & {
         if (!trust_given_ && !default_paths_loaded_) {
           if (auto r = ctx_.set_default_verify_paths(); !r) return r;
         }
-        SSL_CTX_set_verify(ctx_.native_handle(), SSL_VERIFY_PEER,
-                           require_hostname_ ? require_host : nullptr);
+        // ossl's trampoline owns the verify slot (installed when the context was
+        // made); the policy it reads decides the host rule.
+        ctx_.set_verify(SslVerifyMode::PEER);
+        if (auto r = detail::set_verify_policy(
+                ctx_.native_handle(), detail::VerifyPolicy{require_hostname_}, "set_verify_policy");
+            !r) {
+          return r;
+        }
       } else {
         ctx_.set_verify(SslVerifyMode::NONE);
       }

@@ -1,6 +1,8 @@
 #include <ossl/ssl.hpp>
 
+#include "ctx_state.hpp"
 #include "internal.hpp"
+#include "verify_policy.hpp"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -53,12 +55,21 @@ Result<void> set_verify_host(SSL* ssl, std::string_view host, bool ip) {
   if (host.empty()) return ErrorStack::message("Ssl::set_verify_hostname: empty host");
   return detail::with_cstr(host, "Ssl::set_verify_hostname", [ssl, host, ip](const char* s) {
     auto what = [host] { return "Ssl::set_verify_hostname(\"" + std::string(host) + "\")"; };
+    // get0: the parameters belong to the SSL. One kind of identity per connection: a
+    // name inherited from the context (builder verify_hostname) or set before is
+    // replaced, so the leaf is checked against exactly `host`.
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
     if (ip) {
-      // get0: the parameters belong to the SSL.
-      X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+      if (auto ok = detail::check_positive(X509_VERIFY_PARAM_set1_host(param, nullptr, 0), what);
+          !ok) {
+        return ok;
+      }
       return detail::check_positive(X509_VERIFY_PARAM_set1_ip_asc(param, s), what);
     }
-    return detail::check_positive(SSL_set1_host(ssl, s), what);
+    if (auto ok = detail::check_positive(X509_VERIFY_PARAM_set1_ip(param, nullptr, 0), what); !ok) {
+      return ok;
+    }
+    return detail::check_positive(X509_VERIFY_PARAM_set1_host(param, s, 0), what);
   });
 }
 
@@ -69,6 +80,10 @@ Result<SslCtx> new_ctx(const SSL_METHOD* method, const char* what) {
   if (!ctx) return ctx;
   if (auto ok = ctx->set_min_proto_version(TlsVersion::Tls12); !ok) return std::move(ok).error();
   ctx->set_mode(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // ossl's verification policy owns the verify slot of every context it makes.
+  if (auto ok = detail::own_verify_slot(ctx->native_handle(), what); !ok) {
+    return std::move(ok).error();
+  }
   return ctx;
 }
 
@@ -353,7 +368,17 @@ std::optional<TlsVersion> SslCtx::max_proto_version() const noexcept {
 }
 
 void SslCtx::set_verify(SslVerifyMode mode) noexcept {
-  if (*this) SSL_CTX_set_verify(native_handle(), mode.bits(), nullptr);
+  if (!*this) return;
+  SSL_CTX* ctx = native_handle();
+  if (SSL_CTX_get_verify_callback(ctx) == nullptr) {
+    // An adopted context with an empty slot: ossl's policy takes it (a failure to
+    // attach its state leaves the slot empty, which verifies as OpenSSL alone would).
+    ERR_set_mark();
+    (void)detail::own_verify_slot(ctx, "SslCtx::set_verify");
+    ERR_pop_to_mark();
+  }
+  // Mode only: the callback in the slot stays (passing nullptr would drop it).
+  SSL_CTX_set_verify(ctx, mode.bits(), SSL_CTX_get_verify_callback(ctx));
 }
 
 SslVerifyMode SslCtx::verify_mode() const noexcept {
@@ -808,7 +833,8 @@ void Ssl::set_verify_hostname_flags(HostnameFlags flags) noexcept {
 }
 
 void Ssl::set_verify(SslVerifyMode mode) noexcept {
-  if (*this) SSL_set_verify(native_handle(), mode.bits(), nullptr);
+  // Mode only: the callback copied from the context at SSL_new stays.
+  if (*this) SSL_set_verify(native_handle(), mode.bits(), SSL_get_verify_callback(native_handle()));
 }
 
 Result<void> Ssl::set_min_proto_version(TlsVersion version) {
@@ -866,6 +892,10 @@ SslIoError Ssl::io_error(int rc, const char* what) {
 Result<void, SslIoError> Ssl::handshake_step(int (*step)(SSL*), const char* what) {
   if (!*this) return SslIoError(SslIoError::Kind::Other, empty_error(what));
   detail::clear_error_queue();
+  if (session_offered_) [[unlikely]] {
+    session_offered_ = false;
+    detail::recheck_offered_session(native_handle());
+  }
   const int rc = step(native_handle());
   if (rc == 1) return {};
   return io_error(rc, what);
@@ -885,6 +915,10 @@ Result<std::size_t, SslIoError> Ssl::read(std::span<std::byte> buf) {
   if (!*this) return SslIoError(SslIoError::Kind::Other, empty_error("read"));
   if (buf.empty()) return std::size_t{0};
   detail::clear_error_queue();
+  if (session_offered_) [[unlikely]] {  // the handshake may start here
+    session_offered_ = false;
+    detail::recheck_offered_session(native_handle());
+  }
   std::size_t n = 0;
   const int rc = SSL_read_ex(native_handle(), buf.data(), buf.size(), &n);
   if (rc == 1) return n;
@@ -903,6 +937,10 @@ Result<std::size_t, SslIoError> Ssl::write(std::span<const std::byte> buf) {
   if (!*this) return SslIoError(SslIoError::Kind::Other, empty_error("write"));
   if (buf.empty()) return std::size_t{0};
   detail::clear_error_queue();
+  if (session_offered_) [[unlikely]] {  // the handshake may start here
+    session_offered_ = false;
+    detail::recheck_offered_session(native_handle());
+  }
   std::size_t n = 0;
   const int rc = SSL_write_ex(native_handle(), buf.data(), buf.size(), &n);
   if (rc == 1) return n;
@@ -1004,17 +1042,23 @@ std::optional<SslSession> Ssl::get1_session() const {
 
 std::optional<BorrowedSslSession> Ssl::session() const noexcept {
   if (!*this) return std::nullopt;
-  SSL_SESSION* s = SSL_get_session(native_handle());  // get0: no reference taken
+  SSL_SESSION* s = SSL_get_session(native_handle());  // get0; the handle up-refs it
   if (s == nullptr) return std::nullopt;
   return BorrowedSslSession(s);
 }
 
 Result<void> Ssl::set_session(const SslSession& session) {
+  static constexpr const char* what = "Ssl::set_session";
   if (!*this) return empty_error("set_session");
   if (!session) return ErrorStack::message("Ssl::set_session: empty session");
+  if (auto ok = detail::check_session_binding(native_handle(), session.native_handle(), what);
+      !ok) {
+    return ok;
+  }
   // SSL_set_session takes its own reference; `session` stays the caller's.
-  return detail::check_positive(SSL_set_session(native_handle(), session.native_handle()),
-                                "Ssl::set_session");
+  auto ok = detail::check_positive(SSL_set_session(native_handle(), session.native_handle()), what);
+  if (ok) session_offered_ = true;
+  return ok;
 }
 
 bool Ssl::session_reused() const noexcept {
@@ -1053,11 +1097,9 @@ std::string_view Ssl::alpn_selected() const noexcept {
 }
 
 VerifyResult Ssl::verify_result() const noexcept {
-  return {*this ? SSL_get_verify_result(native_handle()) : X509_V_ERR_UNSPECIFIED};
-}
-
-std::string_view VerifyResult::message() const noexcept {
-  return X509_verify_cert_error_string(code);
+  if (!*this) return {X509_V_ERR_UNSPECIFIED, false};
+  const long code = SSL_get_verify_result(native_handle());
+  return {code, code != X509_V_OK || SSL_get0_peer_certificate(native_handle()) != nullptr};
 }
 
 bool Ssl::is_server() const noexcept {

@@ -11,6 +11,7 @@
 #include <ossl/result.hpp>
 #include <ossl/session.hpp>
 #include <ossl/ssl.hpp>
+#include <ossl/verify.hpp>
 #include <ossl/tls.hpp>
 #include <ossl/version.hpp>
 #include <ossl/x509.hpp>

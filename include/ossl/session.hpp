@@ -1,5 +1,6 @@
-// ossl: SslSession (reference-counted SSL_SESSION) and BorrowedSslSession (a view
-// of a connection's current session that takes no reference).
+// ossl: SslSession (reference-counted SSL_SESSION) and BorrowedSslSession (what
+// Ssl::session() returns: a read-only handle on a connection's current session that
+// holds a reference of its own, so it cannot dangle).
 #pragma once
 
 #include <ossl/detail/handle.hpp>
@@ -43,8 +44,10 @@ class OSSL_API SslSession : public detail::Owner<SslSession, SSL_SESSION> {
   /// An empty SslSession (operator bool is false; methods return an "empty SslSession" error).
   SslSession() noexcept = default;
 
-  /// Parses a session serialised by to_der(), e.g. one a client persisted to disk.
-  /// Trailing bytes are an error. (d2i_SSL_SESSION)
+  /// Parses a session serialised by to_der(). Trailing bytes are an error. The session
+  /// keeps its binding to what it was authenticated for (Ssl::set_session()), which is
+  /// keyed per process: it resumes in the process that made it, not in another one.
+  /// (d2i_SSL_SESSION)
   [[nodiscard]] static Result<SslSession> from_der(std::span<const std::byte> der);
 
   /// Serialises the session (including its secret: store it as carefully as a key).
@@ -95,36 +98,26 @@ class OSSL_API SslSession : public detail::Owner<SslSession, SSL_SESSION> {
   explicit SslSession(SSL_SESSION* p) noexcept : Owner(p) {}
 };
 
-/// A view of a connection's current session that holds no reference (SSL_get_session,
-/// the get0 variant). It is valid only while the Ssl it came from lives and keeps that
-/// session; copy it into an SslSession (`SslSession s = *borrowed;`, an up-ref) to keep
-/// it longer.
+/// A read-only handle on a connection's session, as Ssl::session() returns it. It holds
+/// a reference of its own (SSL_SESSION_up_ref): OpenSSL may replace a connection's
+/// session at any read (a TLS 1.3 client does so for every NewSessionTicket), and C++
+/// cannot stop a plain view from outliving it. The handle keeps the session it was
+/// given; `SslSession s = *borrowed;` shares it (another up-ref) for keeping.
 class BorrowedSslSession {
  public:
-  /// Wraps `p` without taking a reference. `p` must not be null.
-  explicit BorrowedSslSession(SSL_SESSION* p) noexcept : s_(p) {}
-  ///@{
-  /// Copies the view; neither copy holds a reference.
-  BorrowedSslSession(const BorrowedSslSession& o) noexcept : s_(o.s_.native_handle()) {}
-  BorrowedSslSession& operator=(const BorrowedSslSession& o) noexcept {
-    if (this != &o) {  // releasing first would lose the pointer on self-assignment
-      release_view();
-      s_ = SslSession(o.s_.native_handle());
-    }
-    return *this;
-  }
-  ///@}
-  /// Drops the view; frees nothing.
-  ~BorrowedSslSession() { release_view(); }
+  /// Takes a reference of its own to `p` (SSL_SESSION_up_ref). `p` must not be null.
+  explicit BorrowedSslSession(SSL_SESSION* p) noexcept : s_(up_ref(p)) {}
 
-  /// Returns the session as a const SslSession (valid as long as the view).
+  /// Returns the session as a const SslSession (valid as long as this handle).
   const SslSession& operator*() const noexcept { return s_; }
-  /// Gives access to the session's accessors: `borrowed->protocol()`.
+  /// Gives access to the session's accessors: `borrowed->protocol_version()`.
   const SslSession* operator->() const noexcept { return &s_; }
 
  private:
-  // Gives the pointer back without SSL_SESSION_free: it was never ours to free.
-  void release_view() noexcept { (void)s_.release(); }
+  static SslSession up_ref(SSL_SESSION* p) noexcept {
+    SSL_SESSION_up_ref(p);  // an atomic increment: cannot fail on a valid session
+    return SslSession(p);
+  }
   SslSession s_;
 };
 

@@ -9,6 +9,7 @@
 #include <ossl/result.hpp>
 #include <ossl/session.hpp>
 #include <ossl/tls.hpp>
+#include <ossl/verify.hpp>
 #include <ossl/x509.hpp>
 
 #include <openssl/ssl.h>
@@ -62,16 +63,6 @@ using KeyLogCallback = std::function<void(std::string_view line)>;
 using AlpnSelector =
     std::function<std::optional<std::string_view>(std::span<const std::string_view> offered)>;
 
-/// The certificate verification result of a connection (X509_V_* code).
-struct OSSL_API VerifyResult {
-  long code = X509_V_OK;  ///< The X509_V_* code; X509_V_OK (0) when verification passed.
-  /// Returns true for X509_V_OK.
-  [[nodiscard]] bool ok() const noexcept { return code == X509_V_OK; }
-  /// Returns OpenSSL's text for the code, e.g. "hostname mismatch".
-  /// (X509_verify_cert_error_string)
-  [[nodiscard]] std::string_view message() const noexcept;
-};
-
 /// Which close_notify alerts a connection has sent and received. (SSL_get_shutdown)
 struct ShutdownState {
   bool sent = false;      ///< This side sent close_notify (SSL_SENT_SHUTDOWN).
@@ -121,7 +112,11 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   /// (SSL_CTX_get_max_proto_version, i.e. SSL_CTX_ctrl(SSL_CTRL_GET_MAX_PROTO_VERSION))
   [[nodiscard]] std::optional<TlsVersion> max_proto_version() const noexcept;
 
-  /// Sets how peers are verified, without a callback. (SSL_CTX_set_verify)
+  /// Sets how peers are verified and nothing else: the verify callback stays as it is
+  /// (ossl's verification policy on contexts ossl made, so a builder's rules survive;
+  /// yours on an adopted context that has one). On an adopted context without a
+  /// callback, ossl's policy takes the slot, which checks nothing beyond OpenSSL until
+  /// configured. (SSL_CTX_set_verify with SSL_CTX_get_verify_callback)
   void set_verify(SslVerifyMode mode) noexcept;
   /// Returns the verification mode. (SSL_CTX_get_verify_mode)
   [[nodiscard]] SslVerifyMode verify_mode() const noexcept;
@@ -266,7 +261,8 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   /// certificate name check cannot be forgotten separately: new_ssl(),
   /// set_connect_state() and Ssl::set_peer_host(host, flags). Returns the first
   /// failing step's error (e.g. an empty host or one with a NUL).
-  /// (SSL_new, SSL_set_connect_state, SSL_set_tlsext_host_name, SSL_set1_host)
+  /// (SSL_new, SSL_set_connect_state, SSL_set_tlsext_host_name,
+  /// X509_VERIFY_PARAM_set1_host)
   [[nodiscard]] Result<Ssl> new_ssl_for_host(
       std::string_view host, HostnameFlags flags = HostnameFlags::NO_PARTIAL_WILDCARDS) const;
 
@@ -331,12 +327,13 @@ class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
   /// Makes this connection's verification require that the peer certificate match
   /// `host`: a DNS name (checked against SANs) or an IP literal (checked against IP
   /// SANs). Verification must be on (SslVerifyMode::PEER) for this to matter.
-  /// (SSL_set1_host, or X509_VERIFY_PARAM_set1_ip_asc for IP literals)
+  /// The name or IP replaces any inherited from the context. (X509_VERIFY_PARAM_set1_host
+  /// on SSL_get0_param, or X509_VERIFY_PARAM_set1_ip_asc for IP literals)
   [[nodiscard]] Result<void> set_verify_hostname(std::string_view host);
   /// Prepares a client connection for `host`: sends SNI for a DNS name (never for an
   /// IP literal, which RFC 6066 forbids), and requires the certificate to match the
   /// name (or, for an IP literal, an IP SAN) under `flags`. Verification must be on.
-  /// (SSL_set_tlsext_host_name, SSL_set_hostflags, SSL_set1_host /
+  /// (SSL_set_tlsext_host_name, SSL_set_hostflags, X509_VERIFY_PARAM_set1_host /
   /// X509_VERIFY_PARAM_set1_ip_asc)
   [[nodiscard]] Result<void> set_peer_host(
       std::string_view host, HostnameFlags flags = HostnameFlags::NO_PARTIAL_WILDCARDS);
@@ -345,7 +342,8 @@ class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
   [[nodiscard]] Result<void> set_alpn_protos(std::span<const std::byte> wire);
   /// Sets the matching flags for set_verify_hostname(). (SSL_set_hostflags)
   void set_verify_hostname_flags(HostnameFlags flags) noexcept;
-  /// Sets how this connection verifies its peer. (SSL_set_verify)
+  /// Sets how this connection verifies its peer; the verify callback (the context's,
+  /// copied at creation) stays. (SSL_set_verify with SSL_get_verify_callback)
   void set_verify(SslVerifyMode mode) noexcept;
 
   /// Sets this connection's lowest version. (SSL_set_min_proto_version, i.e.
@@ -416,11 +414,25 @@ class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
   /// the Ssl without shutdown() makes OpenSSL mark the session not resumable, since
   /// the connection may have been cut. (SSL_get1_session)
   [[nodiscard]] std::optional<SslSession> get1_session() const;
-  /// Returns a view of the current session without taking a reference; valid while
-  /// this Ssl lives and keeps that session. (SSL_get_session, the get0 variant)
+  /// Returns the current session as a BorrowedSslSession, which holds a reference of
+  /// its own: a TLS 1.3 client replaces its session whenever a read processes a
+  /// NewSessionTicket, and the view stays valid after that (it then shows the session
+  /// that was current when it was taken). nullopt when there is none.
+  /// (SSL_get_session + SSL_SESSION_up_ref)
   [[nodiscard]] std::optional<BorrowedSslSession> session() const noexcept;
   /// Offers `session` for resumption on the next handshake (the Ssl takes its own
-  /// reference). (SSL_set_session)
+  /// reference), only where the session's authentication still holds: it must have
+  /// been verified by a connection of this same context (in this process), with the
+  /// same verification mode, host flags and host name or IP as this connection has now.
+  /// So name the host first (new_ssl_for_host, set_peer_host), then offer the session.
+  /// A session for another host, from another context (a danger_... one included), or
+  /// with no such record (made by a context whose verify callback is not ossl's, or
+  /// whose verification failed) is refused with an error saying which. If the host,
+  /// mode or flags change after this call, the handshake withdraws the session and runs
+  /// a full, verified handshake. A raw SSL_set_session() of such a session through
+  /// native_handle() fails the handshake instead ("attempt to reuse session in
+  /// different context"): the binding is the session id context, which OpenSSL's
+  /// client compares on resumption. (SSL_set_session, SSL_set_session_id_context)
   [[nodiscard]] Result<void> set_session(const SslSession& session);
   /// Returns true when the handshake resumed a session. (SSL_session_reused)
   [[nodiscard]] bool session_reused() const noexcept;
@@ -456,7 +468,8 @@ class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
   [[nodiscard]] std::string_view group_name() const noexcept;
   /// Returns the ALPN protocol agreed on, empty when none. (SSL_get0_alpn_selected)
   [[nodiscard]] std::string_view alpn_selected() const noexcept;
-  /// Returns the peer verification result. (SSL_get_verify_result)
+  /// Returns the peer verification result: OpenSSL's code and whether a peer
+  /// certificate was there to verify. (SSL_get_verify_result, SSL_get0_peer_certificate)
   [[nodiscard]] VerifyResult verify_result() const noexcept;
   /// Returns true for a server connection. (SSL_is_server)
   [[nodiscard]] bool is_server() const noexcept;
@@ -472,6 +485,7 @@ class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
   Result<void, SslIoError> handshake_step(int (*step)(SSL*), const char* what);
   SslIoError io_error(int rc, const char* what);
   bool fatal_ = false;
+  bool session_offered_ = false;  // set_session() was called: recheck before the handshake
 };
 
 }  // namespace ossl

@@ -1,0 +1,69 @@
+// Private to src/: the state ossl keeps beside each SSL_CTX, and the snapshot rule that
+// lets a live context be reconfigured while handshakes run.
+//
+// Every OpenSSL callback slot ossl fills (verify, ALPN select, servername, key log) has
+// one owner: the feature file that installs it (src/verify.cpp, src/alpn_select.cpp,
+// src/sni.cpp, src/keylog.cpp). What a callback reads is an immutable configuration
+// held in a Snapshot<T> of the context's CtxState: a setter builds a new T and swaps it
+// in atomically; a callback loads its own reference for the duration of the call, so a
+// configuration replaced meanwhile is freed only when the last call using it returns.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+namespace ossl::detail {
+
+/// An immutable configuration that can be replaced while other threads read it.
+/// load() hands out a reference of the reader's own (no allocation: a reference count
+/// increment); store() swaps in a new configuration.
+template <class T>
+class Snapshot {
+ public:
+  /// Returns the current configuration (null when none was set), shared with the caller.
+  [[nodiscard]] std::shared_ptr<const T> load() const noexcept {
+    return value_.load(std::memory_order_acquire);
+  }
+  /// Replaces the configuration; readers holding the old one keep it alive until done.
+  void store(std::shared_ptr<const T> value) noexcept {
+    value_.store(std::move(value), std::memory_order_release);
+  }
+
+ private:
+  std::atomic<std::shared_ptr<const T>> value_;
+};
+
+struct VerifyPolicy;      // src/verify.cpp
+struct AlpnSelectConfig;  // src/alpn_select.cpp
+struct SniConfig;         // src/sni.cpp
+struct KeyLogConfig;      // src/keylog.cpp
+
+/// What ossl keeps beside one SSL_CTX, in one ex_data slot that owns it (freed with the
+/// context). It is attached once, before any callback can read it, and never replaced:
+/// only the snapshots inside change.
+struct CtxState {
+  /// Unique among the contexts of this process (never reused): sessions are bound to it.
+  const std::uint64_t id;
+  Snapshot<VerifyPolicy> verify;
+  Snapshot<AlpnSelectConfig> alpn;
+  Snapshot<SniConfig> sni;
+  Snapshot<KeyLogConfig> keylog;
+
+  explicit CtxState(std::uint64_t context_id) noexcept : id(context_id) {}
+};
+
+/// Returns the context's state, or null when ossl attached none (a context made by
+/// raw code and adopted, before any ossl setter touched it). get0: the context owns it.
+/// Safe on any thread once the state exists. (SSL_CTX_get_ex_data)
+[[nodiscard]] CtxState* find_ctx_state(const SSL_CTX* ctx) noexcept;
+
+/// Returns the context's state, attaching a new one first if it has none (under a
+/// process-wide lock, so concurrent first calls attach one). Null only when the
+/// allocation or OpenSSL's ex_data storage fails (the error is queued).
+/// (SSL_CTX_set_ex_data)
+[[nodiscard]] CtxState* ctx_state(SSL_CTX* ctx) noexcept;
+
+}  // namespace ossl::detail

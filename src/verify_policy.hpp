@@ -1,0 +1,46 @@
+// Private to src/: the verification policy that owns each context's verify callback
+// slot, and the binding of sessions to what they were authenticated for.
+#pragma once
+
+#include <ossl/result.hpp>
+
+#include <openssl/ssl.h>
+
+namespace ossl::detail {
+
+/// What ossl checks after OpenSSL's own chain and name checks succeeded (a snapshot in
+/// the context's CtxState; replaced whole, never changed in place).
+struct VerifyPolicy {
+  /// A client connection must name the host it expects (builder contexts): a verified
+  /// leaf with no host or IP to match fails with X509_V_ERR_APPLICATION_VERIFICATION.
+  bool require_host = false;
+};
+
+/// Makes ossl the owner of the context's verify slot: installs the trampoline and keeps
+/// the mode as it is. Attaches the CtxState if missing. Returns the queued error when
+/// the state cannot be attached. (SSL_CTX_set_verify with SSL_CTX_get_verify_mode)
+[[nodiscard]] Result<void> own_verify_slot(SSL_CTX* ctx, const char* what);
+
+/// Returns true when the context's verify callback is ossl's trampoline.
+[[nodiscard]] bool owns_verify_slot(const SSL_CTX* ctx) noexcept;
+
+/// Replaces the context's verification policy (a new snapshot); handshakes in flight
+/// finish with the one they loaded. The context must own its verify slot.
+[[nodiscard]] Result<void> set_verify_policy(SSL_CTX* ctx, VerifyPolicy policy, const char* what);
+
+/// Checks that `session` was authenticated for what `ssl` would verify now: made by a
+/// connection of the same context (this process), with the same verification mode,
+/// host names or IP and host flags. On success the connection's session id context is
+/// set to the session's binding, which OpenSSL's client compares when the server
+/// resumes. Errors say which part differs, or that the session carries no binding
+/// (made by a context whose verify slot ossl does not own, in another process, or its
+/// verification failed).
+[[nodiscard]] Result<void> check_session_binding(SSL* ssl, const SSL_SESSION* session,
+                                                 const char* what);
+
+/// Called before a handshake whose connection was offered a session through
+/// Ssl::set_session(): when the host, mode or flags changed since, the session is
+/// withdrawn (SSL_set_session(ssl, nullptr)) so that a full, verified handshake runs.
+void recheck_offered_session(SSL* ssl) noexcept;
+
+}  // namespace ossl::detail
