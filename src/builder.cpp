@@ -224,7 +224,10 @@ Result<SslCtx> SslCtxBuilder<R>::build() & {
         if (auto r = ctx_.set_session_id_context("ossl"); !r) return r;
       }
       if (alpn_selector_) {
-        if (auto r = ctx_.set_alpn_select_callback(alpn_selector_, alpn_mismatch_); !r) return r;
+        // build() spends the builder: the selector moves into the context.
+        if (auto r = ctx_.set_alpn_select_callback(std::move(alpn_selector_), alpn_mismatch_); !r) {
+          return r;
+        }
       } else if (alpn_) {
         if (auto r = ctx_.set_alpn_server_protocols(*alpn_, alpn_mismatch_); !r) return r;
       }
@@ -319,10 +322,18 @@ template <Role R>
   return step("client_ca_file", [&]() -> Result<void> {
     if (auto r = ctx_.load_verify_file(path); !r) return r;
     return detail::with_cstr(path, "client_ca_file", [&](const char* p) -> Result<void> {
-      // SSL_load_client_CA_file returns a new stack; SSL_CTX_set_client_CA_list takes it.
-      STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(p);
-      if (names == nullptr) {
-        return detail::failure("SSL_load_client_CA_file(\"" + std::string(path) + "\")");
+      // Adds to the names already listed (client_ca_cert(), earlier files) rather than
+      // replacing them: a copy of the current list (get0) plus the file's subjects,
+      // without duplicates, which SSL_CTX_set_client_CA_list then takes over.
+      const STACK_OF(X509_NAME)* current = SSL_CTX_get_client_CA_list(ctx_.native_handle());
+      STACK_OF(X509_NAME)* names =
+          current != nullptr ? SSL_dup_CA_list(current) : sk_X509_NAME_new_null();
+      if (names == nullptr) return detail::failure("client_ca_file");
+      // load_verify_file() above already refused a file without certificates.
+      if (SSL_add_file_cert_subjects_to_stack(names, p) != 1) {
+        sk_X509_NAME_pop_free(names, X509_NAME_free);
+        return detail::failure("SSL_add_file_cert_subjects_to_stack(\"" + std::string(path) +
+                               "\")");
       }
       SSL_CTX_set_client_CA_list(ctx_.native_handle(), names);
       client_cas_given_ = true;

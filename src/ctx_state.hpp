@@ -14,26 +14,36 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 
 namespace ossl::detail {
 
 /// An immutable configuration that can be replaced while other threads read it.
 /// load() hands out a reference of the reader's own (no allocation: a reference count
-/// increment); store() swaps in a new configuration.
+/// increment); store() swaps in a new configuration. The pointer swap and the count
+/// increment happen under a mutex held for just that: libstdc++ 12's
+/// std::atomic<std::shared_ptr> guards its pointer with a lock bit ThreadSanitizer
+/// cannot see, and this is as cheap uncontended (one handshake loads once per callback).
 template <class T>
 class Snapshot {
  public:
   /// Returns the current configuration (null when none was set), shared with the caller.
   [[nodiscard]] std::shared_ptr<const T> load() const noexcept {
-    return value_.load(std::memory_order_acquire);
+    const std::lock_guard lock(mutex_);
+    return value_;
   }
   /// Replaces the configuration; readers holding the old one keep it alive until done.
+  /// The old one is released after the lock, so its destructor never runs under it.
   void store(std::shared_ptr<const T> value) noexcept {
-    value_.store(std::move(value), std::memory_order_release);
+    {
+      const std::lock_guard lock(mutex_);
+      value_.swap(value);
+    }
   }
 
  private:
-  std::atomic<std::shared_ptr<const T>> value_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const T> value_;
 };
 
 struct VerifyPolicy;      // src/verify.cpp
@@ -41,9 +51,21 @@ struct AlpnSelectConfig;  // src/alpn_select.cpp
 struct SniConfig;         // src/sni.cpp
 struct KeyLogConfig;      // src/keylog.cpp
 
+/// The callback slots a feature installs once per context (CtxState::install_once).
+enum CallbackSlot : unsigned {
+  kAlpnSelectSlot = 1u << 0,
+  kServernameSlot = 1u << 1,
+  kKeyLogSlot = 1u << 2,
+};
+
 /// What ossl keeps beside one SSL_CTX, in one ex_data slot that owns it (freed with the
 /// context). It is attached once, before any callback can read it, and never replaced:
 /// only the snapshots inside change.
+///
+/// A feature's callback is written into the SSL_CTX once, the first time the feature is
+/// configured (OpenSSL reads those fields unlocked, so that first call belongs to the
+/// configuration phase, before the context is shared); from then on the feature's
+/// setters only swap its snapshot, which is safe while handshakes run.
 struct CtxState {
   /// Unique among the contexts of this process (never reused): sessions are bound to it.
   const std::uint64_t id;
@@ -51,8 +73,20 @@ struct CtxState {
   Snapshot<AlpnSelectConfig> alpn;
   Snapshot<SniConfig> sni;
   Snapshot<KeyLogConfig> keylog;
+  /// Serialises setters that derive a new snapshot from the current one (SNI entries
+  /// are added one at a time), so two concurrent setters never lose an update.
+  std::mutex update_mutex;
 
   explicit CtxState(std::uint64_t context_id) noexcept : id(context_id) {}
+
+  /// Returns true for the first caller per slot (which then installs the callback),
+  /// false afterwards.
+  [[nodiscard]] bool install_once(CallbackSlot slot) noexcept {
+    return (installed_.fetch_or(slot, std::memory_order_acq_rel) & slot) == 0;
+  }
+
+ private:
+  std::atomic<unsigned> installed_{0};
 };
 
 /// Returns the context's state, or null when ossl attached none (a context made by

@@ -6,6 +6,7 @@
 #include <ossl/result.hpp>
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -43,16 +44,18 @@ inline void ossl_sk_x509_pop_free(STACK_OF(X509) * sk) noexcept {
 namespace ossl::detail {
 
 /// Returns true when `host` is a textual IPv4 or IPv6 address (false for anything else,
-/// including text with an embedded NUL). Leaves the error queue empty: a2i_IPADDRESS
-/// queues an error for non-IP text. (a2i_IPADDRESS)
+/// including text with an embedded NUL). The caller's error queue is left as it was:
+/// a2i_IPADDRESS queues a record for non-IP text, which is popped. (a2i_IPADDRESS)
 inline bool is_ip_literal(std::string_view host) {
-  // with_cstr: a NUL-terminated copy (on the stack for short names) or an error for NUL.
+  if (host.find('\0') != std::string_view::npos) return false;
+  ERR_set_mark();
+  // with_cstr: a NUL-terminated copy (on the stack for short names).
   auto parsed = with_cstr(host, "ip", [](const char* s) -> Result<bool> {
     ASN1_OCTET_STRING* ip = a2i_IPADDRESS(s);
     ASN1_OCTET_STRING_free(ip);  // null-safe
     return ip != nullptr;
   });
-  clear_error_queue();
+  ERR_pop_to_mark();
   return parsed && *parsed;
 }
 

@@ -103,17 +103,26 @@ Result<std::size_t, SslIoError> read_to_end(Ssl& ssl, std::string& out, Timeout 
   }
 }
 
-Result<ShutdownResult> shutdown(Ssl& ssl, Timeout timeout, bool wait_for_peer) {
+Result<ShutdownResult, SslIoError> shutdown(Ssl& ssl, Timeout timeout, bool wait_for_peer,
+                                            std::string* peer_data) {
   const auto deadline = Clock::now() + timeout;
+  // WantWrite: close_notify waits for a writable socket, then goes out.
+  auto sent = retry(ssl, timeout, [&] { return ssl.shutdown(); });
+  if (!sent || *sent == ShutdownResult::Complete || !wait_for_peer) return sent;
+  // Our close_notify is out. The peer may still have application data in flight before
+  // its own: read it (calling SSL_shutdown again instead would fail the connection with
+  // "application data after close notify"), hand it over or drop it, until the peer's
+  // close_notify (ZeroReturn) or the deadline.
+  char buf[16384];
   for (;;) {
-    auto r = ssl.shutdown();
-    if (!r || *r == ShutdownResult::Complete || !wait_for_peer) return r;
-    // Sent: wait for the peer's close_notify (reading), then ask again.
-    auto w = wait(ssl, SslIoError(SslIoError::Kind::WantRead), left_until(deadline));
-    if (!w) {
-      if (w.error().sys_errno() == ETIMEDOUT) return ShutdownResult::Sent;
-      return to_error_stack(w.error());
+    auto n = retry(ssl, left_until(deadline), [&] { return ssl.read(buf); });
+    if (n) {
+      if (peer_data != nullptr) peer_data->append(buf, *n);
+      continue;
     }
+    if (n.error() == SslIoError::Kind::ZeroReturn) return ssl.shutdown();  // Complete
+    if (n.error().sys_errno() == ETIMEDOUT) return ShutdownResult::Sent;
+    return std::move(n).error();
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include "internal.hpp"
 
+#include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -37,6 +39,27 @@ bool looks_encrypted(std::span<const std::byte> pem) {
   return text.find("ENCRYPTED") != std::string_view::npos;
 }
 
+namespace {
+// Returns true when the key holds its private component. OpenSSL 3 keeps no flag for it:
+// ask the provider for the component under the names the built-in key types use ("priv"
+// as a number for EC, DH, DSA; "d" for RSA; "priv" as bytes for X25519/Ed25519/Ed448).
+// The caller's error queue is kept as it was.
+bool has_private_component(const EVP_PKEY* p) noexcept {
+  ERR_set_mark();
+  BIGNUM* bn = nullptr;
+  std::size_t len = 0;
+  const bool has =
+      EVP_PKEY_get_bn_param(p, OSSL_PKEY_PARAM_PRIV_KEY, &bn) == 1 ||
+      EVP_PKEY_get_bn_param(p, OSSL_PKEY_PARAM_RSA_D, &bn) == 1 ||
+      (EVP_PKEY_get_octet_string_param(p, OSSL_PKEY_PARAM_PRIV_KEY, nullptr, 0, &len) == 1 &&
+       len > 0);
+  BN_clear_free(bn);  // null-safe
+  ERR_pop_to_mark();
+  return has;
+}
+
+}  // namespace
+
 template <KeyKind K>
 Result<EVP_PKEY*> read_pem(std::span<const std::byte> pem, Passphrase* pass, const char* what) {
   auto bio = detail::input_bio(pem, what);
@@ -61,6 +84,34 @@ Result<EVP_PKEY*> read_pem(std::span<const std::byte> pem, Passphrase* pass, con
 }
 
 }  // namespace
+
+template <KeyKind K>
+Result<Pkey<K>> Pkey<K>::adopt(EVP_PKEY* p) {
+  if (p == nullptr) return ErrorStack::message(std::string(kName) + "::adopt: null pointer");
+  if constexpr (HasPrivate<K>) {
+    if (!has_private_component(p)) {
+      EVP_PKEY_free(p);  // adopt took the reference, error or not
+      return ErrorStack::message(std::string(kName) +
+                                 "::adopt: the key has no private component (a public key "
+                                 "cannot be a Pkey<Private>; use Pkey<Public>)");
+    }
+  }
+  return Pkey(p);
+}
+
+template <KeyKind K>
+Result<Pkey<K>> Pkey<K>::share(EVP_PKEY* p) {
+  if (p == nullptr) return ErrorStack::message(std::string(kName) + "::share: null pointer");
+  if constexpr (HasPrivate<K>) {
+    if (!has_private_component(p)) {
+      return ErrorStack::message(std::string(kName) +
+                                 "::share: the key has no private component (a public key "
+                                 "cannot be a Pkey<Private>; use Pkey<Public>)");
+    }
+  }
+  EVP_PKEY_up_ref(p);
+  return Pkey(p);
+}
 
 template <KeyKind K>
 Result<Pkey<K>> Pkey<K>::from_pem(std::string_view pem) {

@@ -72,8 +72,10 @@ Result<std::vector<X509>> X509::stack_from_pem(std::string_view pem) {
   if (!bio) return std::move(bio).error();
   std::vector<X509> out;
   for (;;) {
+    ERR_set_mark();  // the end-of-bundle record below is popped, never the caller's
     ::X509* cert = PEM_read_bio_X509(bio->native_handle(), nullptr, no_password, nullptr);
     if (cert != nullptr) {
+      ERR_clear_last_mark();
       detail::cache_extensions(cert);
       out.push_back(X509(cert));
       continue;
@@ -83,9 +85,10 @@ Result<std::vector<X509>> X509::stack_from_pem(std::string_view pem) {
     unsigned long last = ERR_peek_last_error();
     if (!out.empty() && ERR_GET_LIB(last) == ERR_LIB_PEM &&
         ERR_GET_REASON(last) == PEM_R_NO_START_LINE) {
-      ERR_clear_error();
+      ERR_pop_to_mark();
       return out;
     }
+    ERR_clear_last_mark();
     return detail::failure(out.empty() ? "X509::stack_from_pem: no valid PEM certificate"
                                        : "X509::stack_from_pem: malformed certificate #" +
                                              std::to_string(out.size() + 1));
@@ -233,10 +236,13 @@ bool X509::check_host(std::string_view host, HostnameFlags flags) const {
 
 bool X509::check_ip(std::string_view ip) const {
   if (!*this) return false;
+  // X509_check_ip_asc queues a record for text that is not an address; the answer is
+  // false then, and the caller's queue stays as it was.
+  ERR_set_mark();
   auto r = detail::with_cstr(ip, "X509::check_ip", [this](const char* s) -> Result<bool> {
     return X509_check_ip_asc(native_handle(), s, 0) == 1;
   });
-  detail::clear_error_queue();
+  ERR_pop_to_mark();
   return r && *r;
 }
 

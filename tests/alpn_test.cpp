@@ -1,12 +1,17 @@
 #include <ossl/alpn.hpp>  // first: proves the header is self-contained
 
+#include "support/handshake.hpp"
+
 #include <doctest/doctest.h>
 #include <openssl/err.h>
 
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 using namespace ossl;
+using namespace ossl_test;
 using namespace std::literals;
 
 namespace {
@@ -77,4 +82,72 @@ TEST_CASE("malformed wire format is refused with the offset") {
     CHECK_MESSAGE(r.error().to_string().find(c.expect) != std::string::npos, r.error().to_string());
   }
   CHECK(ERR_peek_error() == 0);
+}
+
+// ------------------------------------------------------- server-side selection
+
+namespace {
+
+// A server context from the test PKI selecting with `selector`, and a client that
+// offers h2 and http/1.1.
+Contexts alpn_contexts(TlsVersion v) {
+  Contexts ctx = make_contexts(Config{.version = v});
+  const auto offer = alpn_encode({"h2", "http/1.1"}).value();
+  REQUIRE(ctx.client.set_alpn_protos(offer).has_value());
+  return ctx;
+}
+
+}  // namespace
+
+#if defined(__cpp_exceptions)
+TEST_CASE("ALPN: a selector that throws fails the handshake with an alert, never unwinds") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    Contexts ctx = alpn_contexts(v);
+    REQUIRE(ctx.server
+                .set_alpn_select_callback(
+                    [](std::span<const std::string_view>) -> std::optional<std::string_view> {
+                      throw std::runtime_error("selector failed");
+                    })
+                .has_value());
+    Attempt a = attempt(ctx.client, ctx.server);
+    CHECK_FALSE(a.outcome.ok);
+    REQUIRE(a.outcome.server_error);
+    CHECK(*a.outcome.server_error == SslIoError::Kind::Ssl);
+    CHECK(a.outcome.server_error->to_string().find("no application protocol") != std::string::npos);
+    ERR_clear_error();
+  }
+}
+#endif
+
+TEST_CASE("ALPN: the builder moves the selector into the context, never copies it") {
+  struct Counting {
+    std::shared_ptr<int> copies = std::make_shared<int>(0);
+    Counting() = default;
+    Counting(const Counting& o) : copies(o.copies) { ++*copies; }
+    Counting(Counting&&) noexcept = default;
+    Counting& operator=(const Counting&) = delete;
+    Counting& operator=(Counting&&) = delete;
+    ~Counting() = default;
+    std::optional<std::string_view> operator()(std::span<const std::string_view> offered) const {
+      return offered.front();
+    }
+  };
+  Counting selector;
+  auto copies = selector.copies;
+  AlpnSelector wrapped(std::move(selector));
+  const int before = *copies;
+  const Pki& p = pki();
+  auto server = SslCtxBuilder<Server>::create()
+                    .certificate(p.server.cert)
+                    .add_chain_cert(p.intermediate.cert())
+                    .private_key(p.server.key)
+                    .alpn_select_callback(std::move(wrapped))
+                    .build();
+  REQUIRE(server.has_value());
+  CHECK(*copies == before);
+  Contexts ctx = alpn_contexts(TlsVersion::Tls13);
+  Pair pair = connect(ctx.client, *server);
+  CHECK(pair.client.alpn_selected() == "h2");
+  CHECK(*copies == before);  // a handshake does not copy it either
 }

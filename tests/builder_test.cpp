@@ -5,6 +5,9 @@
 #include <doctest/doctest.h>
 #include <openssl/err.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <set>
 #include <string>
 #include <vector>
@@ -125,16 +128,9 @@ ClientB client_builder(TlsVersion v = TlsVersion::Tls13) {
       .ca_cert(pki().root.cert());
 }
 
-// make_pair -> set_peer_host -> complete_handshake.
-struct Outcome {
-  HandshakeOutcome handshake;
-  Pair pair;
-};
-Outcome handshake(const SslCtx& client, const SslCtx& server, std::string_view host = "localhost") {
-  Pair pair = make_pair(client, server);
-  if (!host.empty()) REQUIRE(pair.client.set_peer_host(host).has_value());
-  HandshakeOutcome out = complete_handshake(pair);
-  return Outcome{std::move(out), std::move(pair)};
+// The shared chain (tests/support): attempt(client, server, {.host = ...}).
+Attempt handshake(const SslCtx& client, const SslCtx& server, std::string_view host = "localhost") {
+  return attempt(client, server, ConnectOptions{.host = std::string(host)});
 }
 
 std::string error_text(const std::optional<SslIoError>& e) {
@@ -166,8 +162,8 @@ TEST_CASE("builders chain on temporaries and on named builders") {
     REQUIRE(c.has_value());
 
     for (const SslCtx* ctx : {&*a, &*b, &*c}) {
-      Outcome o = handshake(*ctx, *server);
-      CHECK_MESSAGE(o.handshake.ok, o.handshake.describe());
+      Attempt o = handshake(*ctx, *server);
+      CHECK_MESSAGE(o.outcome.ok, o.outcome.describe());
       CHECK(o.pair.client.version() == v);
     }
   }
@@ -239,8 +235,8 @@ TEST_CASE("client defaults: TLS 1.2 floor, verification on, system trust store")
         X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
   // Our test root is not in the system store: the server is not trusted.
   auto server = server_builder().build().value();
-  Outcome o = handshake(ctx, server);
-  CHECK_FALSE(o.handshake.ok);
+  Attempt o = handshake(ctx, server);
+  CHECK_FALSE(o.outcome.ok);
   CHECK(o.pair.client.verify_result().code == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
 }
 
@@ -248,12 +244,12 @@ TEST_CASE("a client connection must name the host it expects") {
   auto server = server_builder().build().value();
   auto client = client_builder().build().value();
   SUBCASE("no host: the handshake fails and says what to do") {
-    Outcome o = handshake(client, server, "");
-    CHECK_FALSE(o.handshake.ok);
-    REQUIRE(o.handshake.client_error);
+    Attempt o = handshake(client, server, "");
+    CHECK_FALSE(o.outcome.ok);
+    REQUIRE(o.outcome.client_error);
     CHECK(o.pair.client.verify_result().code == X509_V_ERR_APPLICATION_VERIFICATION);
-    CHECK_MESSAGE(error_text(o.handshake.client_error).find("names no host") != std::string::npos,
-                  error_text(o.handshake.client_error));
+    CHECK_MESSAGE(error_text(o.outcome.client_error).find("names no host") != std::string::npos,
+                  error_text(o.outcome.client_error));
   }
   SUBCASE("new_ssl_for_host names it in one call") {
     auto ssl = client.new_ssl_for_host("localhost").value();
@@ -268,29 +264,29 @@ TEST_CASE("a client connection must name the host it expects") {
   }
   SUBCASE("a context-level verify_hostname names it for every connection") {
     auto pinned = client_builder().verify_hostname("localhost").build().value();
-    CHECK(handshake(pinned, server, "").handshake.ok);
+    CHECK(handshake(pinned, server, "").outcome.ok);
     auto wrong = client_builder().verify_hostname("example.com").build().value();
-    Outcome o = handshake(wrong, server, "");
-    CHECK_FALSE(o.handshake.ok);
+    Attempt o = handshake(wrong, server, "");
+    CHECK_FALSE(o.outcome.ok);
     CHECK(o.pair.client.verify_result().code == X509_V_ERR_HOSTNAME_MISMATCH);
   }
   SUBCASE("danger_skip_hostname_verification allows it, verifying the chain only") {
     auto lax = client_builder().danger_skip_hostname_verification().build().value();
-    CHECK(handshake(lax, server, "").handshake.ok);
+    CHECK(handshake(lax, server, "").outcome.ok);
   }
 }
 
 TEST_CASE("SNI is sent for DNS names and never for IP literals") {
   auto server = server_builder().build().value();
   auto client = client_builder().build().value();
-  Outcome dns = handshake(client, server, "localhost");
-  REQUIRE(dns.handshake.ok);
+  Attempt dns = handshake(client, server, "localhost");
+  REQUIRE(dns.outcome.ok);
   CHECK(dns.pair.server.hostname() == "localhost"sv);
-  Outcome ip = handshake(client, server, "127.0.0.1");
-  REQUIRE_MESSAGE(ip.handshake.ok, ip.handshake.describe());  // the IP SAN matched
+  Attempt ip = handshake(client, server, "127.0.0.1");
+  REQUIRE_MESSAGE(ip.outcome.ok, ip.outcome.describe());  // the IP SAN matched
   CHECK_FALSE(ip.pair.server.hostname().has_value());
-  Outcome wrong_ip = handshake(client, server, "10.0.0.1");
-  CHECK_FALSE(wrong_ip.handshake.ok);
+  Attempt wrong_ip = handshake(client, server, "10.0.0.1");
+  CHECK_FALSE(wrong_ip.outcome.ok);
   CHECK(wrong_ip.pair.client.verify_result().code == X509_V_ERR_IP_ADDRESS_MISMATCH);
 }
 
@@ -298,7 +294,7 @@ TEST_CASE("danger_accept_invalid_certs turns verification off, loudly named") {
   auto untrusting = ClientB::create().danger_accept_invalid_certs().build().value();
   CHECK(untrusting.verify_mode() == SslVerifyMode::NONE);
   auto server = server_builder().build().value();
-  CHECK(handshake(untrusting, server, "").handshake.ok);
+  CHECK(handshake(untrusting, server, "").outcome.ok);
   // verify_peer() undoes it.
   auto again = ClientB::create().danger_accept_invalid_certs().verify_peer().build().value();
   CHECK(again.verify_mode() == SslVerifyMode::PEER);
@@ -309,7 +305,7 @@ TEST_CASE("trusted and untrusted chains; add_chain_cert supplies the intermediat
     CAPTURE(to_string(v));
     const Pki& p = pki();
     auto client = client_builder(v).build().value();
-    CHECK(handshake(client, server_builder(v).build().value()).handshake.ok);
+    CHECK(handshake(client, server_builder(v).build().value()).outcome.ok);
 
     auto no_chain = ServerB::create()
                         .max_proto_version(v)
@@ -317,18 +313,18 @@ TEST_CASE("trusted and untrusted chains; add_chain_cert supplies the intermediat
                         .private_key(p.server.key)
                         .build()
                         .value();
-    Outcome missing = handshake(client, no_chain);
-    CHECK_FALSE(missing.handshake.ok);
+    Attempt missing = handshake(client, no_chain);
+    CHECK_FALSE(missing.outcome.ok);
     CHECK(missing.pair.client.verify_result().code == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
 
     auto other_root = testing::TestCa::create_root("another root").value();
     auto stranger =
         ClientB::create().max_proto_version(v).ca_cert(other_root.cert()).build().value();
-    Outcome untrusted = handshake(stranger, server_builder(v).build().value());
-    CHECK_FALSE(untrusted.handshake.ok);
-    REQUIRE(untrusted.handshake.client_error);
-    CHECK(untrusted.handshake.client_error->stack().contains(ERR_LIB_SSL,
-                                                             SSL_R_CERTIFICATE_VERIFY_FAILED));
+    Attempt untrusted = handshake(stranger, server_builder(v).build().value());
+    CHECK_FALSE(untrusted.outcome.ok);
+    REQUIRE(untrusted.outcome.client_error);
+    CHECK(untrusted.outcome.client_error->stack().contains(ERR_LIB_SSL,
+                                                           SSL_R_CERTIFICATE_VERIFY_FAILED));
   }
 }
 
@@ -390,14 +386,14 @@ TEST_CASE("client certificates: required/requested x present/absent") {
             .client_key(p.client.key);
       }
       auto client = std::move(cb).build().value();
-      Outcome o = handshake(client, *server);
-      CHECK_MESSAGE(o.handshake.ok == c.ok, o.handshake.describe());
+      Attempt o = handshake(client, *server);
+      CHECK_MESSAGE(o.outcome.ok == c.ok, o.outcome.describe());
       if (c.ok) {
         CHECK(o.pair.server.peer_certificate().has_value() == c.present);
       } else {
-        REQUIRE(o.handshake.server_error);
-        CHECK(o.handshake.server_error->stack().contains(ERR_LIB_SSL,
-                                                         SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE));
+        REQUIRE(o.outcome.server_error);
+        CHECK(o.outcome.server_error->stack().contains(ERR_LIB_SSL,
+                                                       SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE));
       }
     }
   }
@@ -423,8 +419,8 @@ TEST_CASE("identity_pkcs12: server and client identities from PKCS#12 archives")
     REQUIRE_MESSAGE(server.has_value(), server.error().to_string());
     auto client = client_builder(v).identity_pkcs12(*client_p12, "client pw").build();
     REQUIRE_MESSAGE(client.has_value(), client.error().to_string());
-    Outcome o = handshake(*client, *server);
-    REQUIRE_MESSAGE(o.handshake.ok, o.handshake.describe());
+    Attempt o = handshake(*client, *server);
+    REQUIRE_MESSAGE(o.outcome.ok, o.outcome.describe());
     // The chain from the archive went on the wire: the client verified leaf <- intermediate
     // <- root, and the server saw the client's certificate.
     CHECK(o.pair.client.verify_result().ok());
@@ -450,13 +446,13 @@ TEST_CASE("sni_certificate: a server presents the certificate for the name asked
     auto client = client_builder(v).build().value();
     for (std::string_view host : {"api.example"sv, "localhost"sv}) {
       CAPTURE(host);
-      Outcome o = handshake(client, *server, host);  // verifies the chain and the name
-      REQUIRE_MESSAGE(o.handshake.ok, o.handshake.describe());
+      Attempt o = handshake(client, *server, host);  // verifies the chain and the name
+      REQUIRE_MESSAGE(o.outcome.ok, o.outcome.describe());
       const ossl::X509& expected = host == "api.example" ? api.cert : p.server.cert;
       CHECK(o.pair.client.peer_certificate()->to_der().value() == expected.to_der().value());
     }
-    Outcome refused = handshake(client, *server, "other.example");
-    CHECK_FALSE(refused.handshake.ok);
+    Attempt refused = handshake(client, *server, "other.example");
+    CHECK_FALSE(refused.outcome.ok);
   }
   auto bad = ServerB::create().sni_certificate("10.0.0.1", api.cert, api.key).build();
   REQUIRE_FALSE(bad.has_value());
@@ -475,8 +471,8 @@ TEST_CASE("danger_key_log: both roles log the secrets of their connections") {
                     .danger_key_log([&](std::string_view l) { client_lines.emplace_back(l); })
                     .build()
                     .value();
-  Outcome o = handshake(client, server);
-  REQUIRE_MESSAGE(o.handshake.ok, o.handshake.describe());
+  Attempt o = handshake(client, server);
+  REQUIRE_MESSAGE(o.outcome.ok, o.outcome.describe());
   REQUIRE(client_lines.size() == 1);
   CHECK(client_lines == server_lines);
   CHECK(client_lines[0].starts_with("CLIENT_RANDOM "));
@@ -524,8 +520,8 @@ TEST_CASE("a verified client resumes: the session id context is set by default")
                       .client_key(p.client.key)
                       .build()
                       .value();
-    Outcome first = handshake(client, server);
-    REQUIRE(first.handshake.ok);
+    Attempt first = handshake(client, server);
+    REQUIRE(first.outcome.ok);
     if (v == TlsVersion::Tls13) read_tickets(first.pair.client);
     Pair second = make_pair(client, server);
     REQUIRE(second.client.set_peer_host("localhost").has_value());
@@ -540,10 +536,10 @@ TEST_CASE("a verified client resumes: the session id context is set by default")
 TEST_CASE("no version overlap fails the handshake") {
   auto server = server_builder(TlsVersion::Tls13).build().value();
   auto client = client_builder(TlsVersion::Tls12).build().value();
-  Outcome o = handshake(client, server);
-  CHECK_FALSE(o.handshake.ok);
-  REQUIRE(o.handshake.server_error);
-  CHECK(o.handshake.server_error->stack().contains(ERR_LIB_SSL, SSL_R_UNSUPPORTED_PROTOCOL));
+  Attempt o = handshake(client, server);
+  CHECK_FALSE(o.outcome.ok);
+  REQUIRE(o.outcome.server_error);
+  CHECK(o.outcome.server_error->stack().contains(ERR_LIB_SSL, SSL_R_UNSUPPORTED_PROTOCOL));
 }
 
 TEST_CASE("cipher lists with nothing in common fail the handshake") {
@@ -565,10 +561,10 @@ TEST_CASE("cipher lists with nothing in common fail the handshake") {
       cb.ciphersuites(c.client);
       sb.ciphersuites(c.server);
     }
-    Outcome o = handshake(std::move(cb).build().value(), std::move(sb).build().value());
-    CHECK_FALSE(o.handshake.ok);
-    REQUIRE(o.handshake.server_error);
-    CHECK(o.handshake.server_error->stack().contains(ERR_LIB_SSL, SSL_R_NO_SHARED_CIPHER));
+    Attempt o = handshake(std::move(cb).build().value(), std::move(sb).build().value());
+    CHECK_FALSE(o.outcome.ok);
+    REQUIRE(o.outcome.server_error);
+    CHECK(o.outcome.server_error->stack().contains(ERR_LIB_SSL, SSL_R_NO_SHARED_CIPHER));
   }
 }
 
@@ -579,10 +575,10 @@ TEST_CASE("Mozilla presets set what the guideline says") {
     CHECK(ctx.max_proto_version() == TlsVersion::Tls13);
     auto old_server = server_builder(TlsVersion::Tls12).build().value();
     auto modern_client = client_builder().mozilla_modern().build().value();
-    CHECK_FALSE(handshake(modern_client, old_server).handshake.ok);
+    CHECK_FALSE(handshake(modern_client, old_server).outcome.ok);
     auto modern_server = server_builder().mozilla_modern().build().value();
-    Outcome o = handshake(modern_client, modern_server);
-    REQUIRE(o.handshake.ok);
+    Attempt o = handshake(modern_client, modern_server);
+    REQUIRE(o.outcome.ok);
     CHECK(o.pair.client.version() == TlsVersion::Tls13);
   }
   SUBCASE("intermediate: TLS 1.2 and 1.3 with the guideline's TLS 1.2 ciphers") {
@@ -615,8 +611,8 @@ TEST_CASE("Mozilla presets set what the guideline says") {
                       .max_proto_version(TlsVersion::Tls12)
                       .build()
                       .value();
-    Outcome o = handshake(client, *built);
-    REQUIRE_MESSAGE(o.handshake.ok, o.handshake.describe());
+    Attempt o = handshake(client, *built);
+    REQUIRE_MESSAGE(o.outcome.ok, o.outcome.describe());
     CHECK(o.pair.client.cipher_name() == "ECDHE-ECDSA-AES128-GCM-SHA256");
   }
 }
@@ -665,15 +661,14 @@ TEST_CASE("ALPN: server preference, several offers, no overlap by policy, no off
       if (!c.server.empty()) sb.alpn_protos_list(c.server);
       auto cb = client_builder(v);
       if (!c.client.empty()) cb.alpn_protos_list(c.client);
-      Outcome o = handshake(std::move(cb).build().value(), std::move(sb).build().value());
-      CHECK_MESSAGE(o.handshake.ok == c.ok, o.handshake.describe());
+      Attempt o = handshake(std::move(cb).build().value(), std::move(sb).build().value());
+      CHECK_MESSAGE(o.outcome.ok == c.ok, o.outcome.describe());
       if (c.ok) {
         CHECK(o.pair.client.alpn_selected() == c.selected);
         CHECK(o.pair.server.alpn_selected() == c.selected);
       } else {
-        REQUIRE(o.handshake.server_error);
-        CHECK(
-            o.handshake.server_error->stack().contains(ERR_LIB_SSL, SSL_R_NO_APPLICATION_PROTOCOL));
+        REQUIRE(o.outcome.server_error);
+        CHECK(o.outcome.server_error->stack().contains(ERR_LIB_SSL, SSL_R_NO_APPLICATION_PROTOCOL));
         // The helper stopped at the server's failure; the client now reads the alert.
         auto alert = o.pair.client.do_handshake();
         REQUIRE_FALSE(alert.has_value());
@@ -696,8 +691,8 @@ TEST_CASE("ALPN: a custom selector picks; a name nobody offered fails the handsh
                     .value();
     auto client =
         client_builder(v).alpn_protos_list({"h2", "http/1.1", "x-custom"}).build().value();
-    Outcome o = handshake(client, last);
-    REQUIRE(o.handshake.ok);
+    Attempt o = handshake(client, last);
+    REQUIRE(o.outcome.ok);
     CHECK(o.pair.client.alpn_selected() == "x-custom");
 
     auto liar = server_builder(v)
@@ -706,7 +701,7 @@ TEST_CASE("ALPN: a custom selector picks; a name nobody offered fails the handsh
                     })
                     .build()
                     .value();
-    CHECK_FALSE(handshake(client, liar).handshake.ok);
+    CHECK_FALSE(handshake(client, liar).outcome.ok);
 
     auto none = server_builder(v)
                     .alpn_on_mismatch(AlpnMismatch::Continue)
@@ -715,8 +710,8 @@ TEST_CASE("ALPN: a custom selector picks; a name nobody offered fails the handsh
                     })
                     .build()
                     .value();
-    Outcome n = handshake(client, none);
-    REQUIRE(n.handshake.ok);
+    Attempt n = handshake(client, none);
+    REQUIRE(n.outcome.ok);
     CHECK(n.pair.client.alpn_selected().empty());
   }
 }
@@ -936,4 +931,25 @@ TEST_CASE("set_peer_host refuses partial wildcards unless its flags allow them")
   Pair lax = make_pair(client, server);
   REQUIRE(lax.client.set_peer_host("foo.example.com", HostnameFlags::NONE).has_value());
   CHECK(complete_handshake(lax).ok);
+}
+
+TEST_CASE("client_ca_file adds to the CA names client_ca_cert listed, never replaces them") {
+  const Pki& p = pki();
+  char path[] = "/tmp/ossl-client-ca-XXXXXX";
+  const int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  const std::string pem = p.root.cert().to_pem().value();
+  REQUIRE(::write(fd, pem.data(), pem.size()) == static_cast<ssize_t>(pem.size()));
+  ::close(fd);
+  auto server = server_builder()
+                    .verify_client(true)
+                    .client_ca_cert(p.intermediate.cert())
+                    .client_ca_file(path)
+                    .build();
+  ::unlink(path);
+  REQUIRE_MESSAGE(server.has_value(), server.error().to_string());
+  // get0: the context's list of names sent in the CertificateRequest.
+  const STACK_OF(X509_NAME)* names = SSL_CTX_get_client_CA_list(server->native_handle());
+  REQUIRE(names != nullptr);
+  CHECK(sk_X509_NAME_num(names) == 2);
 }

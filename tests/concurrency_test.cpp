@@ -159,3 +159,79 @@ TEST_CASE("an Ssl made on one thread is used on another (one owner at a time)") 
   char buf[1];
   CHECK(pair.server.read(buf).value() == 1);
 }
+
+TEST_CASE("a live context is reconfigured (ALPN, key log, SNI) while other threads handshake") {
+  // Each setter swaps an immutable snapshot; a handshake keeps the one it loaded until
+  // its callback returns. Under ThreadSanitizer, a configuration freed or changed in
+  // place while a callback reads it is a reported race (or, under ASan, a use after
+  // free). Features are installed once before sharing; replacing them is what runs live.
+  const Pki& p = pki();
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    SharedContexts ctx = shared_contexts(v);
+    REQUIRE(ctx.client.set_alpn_protos(alpn_encode({"h2", "http/1.1"}).value()).has_value());
+    std::atomic<int> key_lines{0};
+    auto count_lines = [&key_lines](std::string_view) { key_lines.fetch_add(1); };
+    REQUIRE(ctx.client.danger_set_keylog_callback(count_lines).has_value());
+    REQUIRE(ctx.server.danger_set_keylog_callback(count_lines).has_value());
+    REQUIRE(
+        ctx.server.add_sni_certificate("sni-0.example", p.server.cert, p.server.key, p.server.chain)
+            .has_value());
+
+    std::atomic<int> running{kThreads};
+    std::atomic<int> ok{0};
+    std::atomic<int> bad_alpn{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < kHandshakesPerThread; ++i) {
+          auto client = ctx.client.new_ssl_for_host("localhost");
+          auto server = ctx.server.new_ssl();
+          auto bios = Bio::new_bio_pair();
+          if (!client || !server || !bios) continue;
+          client->set_bio_duplex(std::move(bios->first));
+          server->set_bio_duplex(std::move(bios->second));
+          server->set_accept_state();
+          Pair pair{std::move(*client), std::move(*server)};
+          if (!complete_handshake(pair).ok) continue;
+          const std::string_view alpn = pair.client.alpn_selected();
+          if (alpn != "h2" && alpn != "http/1.1") bad_alpn.fetch_add(1);
+          ok.fetch_add(1);
+        }
+        running.fetch_sub(1);
+      });
+    }
+    // The reconfiguring thread: bounded, and stops when the handshakes are done.
+    int changes = 0;
+    for (; changes < 400 && running.load() > 0; ++changes) {
+      const auto order = changes % 2 == 0 ? alpn_encode({"http/1.1", "h2"}).value()
+                                          : alpn_encode({"h2", "http/1.1"}).value();
+      REQUIRE(ctx.server.set_alpn_server_protocols(order).has_value());
+      REQUIRE(ctx.client.danger_set_keylog_callback(count_lines).has_value());
+      REQUIRE(ctx.server
+                  .danger_set_keylog_callback(changes % 3 == 0 ? KeyLogCallback()
+                                                               : KeyLogCallback(count_lines))
+                  .has_value());
+      const std::string name = "sni-" + std::to_string(changes + 1) + ".example";
+      REQUIRE(ctx.server.add_sni_certificate(name, p.server.cert, p.server.key, p.server.chain)
+                  .has_value());
+      REQUIRE(ctx.server
+                  .set_sni_unknown_name(changes % 2 == 0 ? UnknownServerName::Refuse
+                                                         : UnknownServerName::UseDefault)
+                  .has_value());
+      if (changes == 10) {  // from here on "localhost" is served through the SNI table
+        REQUIRE(
+            ctx.server.add_sni_certificate("localhost", p.server.cert, p.server.key, p.server.chain)
+                .has_value());
+      }
+      std::this_thread::yield();
+    }
+    for (auto& t : threads)
+      t.join();
+    MESSAGE("configuration changes during the handshakes: " << changes);
+    CHECK(changes > 0);
+    CHECK(ok.load() == kThreads * kHandshakesPerThread);
+    CHECK(bad_alpn.load() == 0);
+    CHECK(key_lines.load() > 0);
+  }
+}

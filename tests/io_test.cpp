@@ -165,3 +165,38 @@ TEST_CASE("io::wait explains that a BIO-pair connection has no socket, and set_f
   REQUIRE_FALSE(nb.has_value());
   CHECK(nb.error().to_string().find("io::set_nonblocking(-5)") != std::string::npos);
 }
+
+TEST_CASE("io::shutdown waiting for the peer reads its data in flight, then completes") {
+  // The peer writes after the handshake and closes only once it has read our
+  // close_notify: its data is in flight when we shut down. Looping on SSL_shutdown
+  // instead of reading would fail with "application data after close notify".
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    TcpPair tcp = tcp_pair();
+    const SslCtx sctx = server_ctx(v);
+    auto server = std::async(std::launch::async, [&]() -> std::string {
+      auto ssl = sctx.new_ssl().value();
+      if (auto r = ssl.set_fd(tcp.server.get()); !r) return r.error().to_string();
+      ssl.set_accept_state();
+      if (auto r = io::handshake(ssl, kTimeout); !r) return r.error().to_string();
+      if (auto r = io::write_all(ssl, "late data"sv, kTimeout); !r) return r.error().to_string();
+      std::string rest;
+      auto n = io::read_to_end(ssl, rest, kTimeout);  // until the client's close_notify
+      if (!n) return n.error().to_string();
+      if (auto r = io::shutdown(ssl, kTimeout); !r) return r.error().to_string();
+      return "ok";
+    });
+    const SslCtx cctx = client_ctx();
+    auto ssl = cctx.new_ssl_for_host("localhost").value();
+    REQUIRE(ssl.set_fd(tcp.client.get()).has_value());
+    REQUIRE(io::handshake(ssl, kTimeout).has_value());
+    std::string peer_data;
+    auto closed = io::shutdown(ssl, kTimeout, true, &peer_data);
+    REQUIRE_MESSAGE(closed.has_value(), closed.error().to_string());
+    CHECK(*closed == ShutdownResult::Complete);
+    CHECK(peer_data == "late data");
+    CHECK_FALSE(ssl.has_fatal_error());
+    CHECK(ssl.shutdown_state() == ShutdownState{true, true});
+    CHECK(server.get() == "ok");
+  }
+}

@@ -134,3 +134,26 @@ TEST_CASE("Pkey copies share one EVP_PKEY and free it once") {
   CHECK(empty.bits() == 0);
   CHECK_FALSE(empty.to_der().has_value());
 }
+
+TEST_CASE("a public key cannot become a Pkey<Private> through adopt or share") {
+  auto key = Pkey<Private>::generate_ec(EcCurve::P256).value();
+  const Pkey<Public> pub = key.public_key().value();
+  auto shared = Pkey<Private>::share(pub.native_handle());
+  REQUIRE_FALSE(shared.has_value());
+  CHECK(shared.error().to_string().find("no private component") != std::string::npos);
+  EVP_PKEY* raw = pub.native_handle();
+  REQUIRE(EVP_PKEY_up_ref(raw) == 1);  // adopt consumes this reference, error or not
+  auto adopted = Pkey<Private>::adopt(raw);
+  REQUIRE_FALSE(adopted.has_value());
+  CHECK(adopted.error().to_string().find("no private component") != std::string::npos);
+  CHECK(ERR_peek_error() == 0);
+  // Private keys of every type still pass, and public ones may always be Pkey<Public>.
+  for (auto k :
+       {Pkey<Private>::generate_ec(EcCurve::P384).value(),
+        Pkey<Private>::generate_ed25519().value(), Pkey<Private>::generate_rsa(2048).value()}) {
+    CAPTURE(k.type_name());
+    CHECK(Pkey<Private>::share(k.native_handle()).has_value());
+    CHECK(Pkey<Public>::share(k.native_handle()).has_value());
+  }
+  CHECK(Pkey<Public>::share(pub.native_handle()).has_value());
+}

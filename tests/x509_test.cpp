@@ -70,6 +70,18 @@ TEST_CASE("check_host and check_ip match SANs") {
   CHECK(ERR_peek_error() == 0);
 }
 
+TEST_CASE("check_ip and bundle loading keep the caller's own error queue") {
+  // Both pop what OpenSSL queues on their normal paths (text that is no address, the
+  // end of a bundle) and nothing else: an error the caller had queued stays.
+  const Pki& p = pki();
+  const std::string bundle = p.server.cert.to_pem().value() + p.root.cert().to_pem().value();
+  ERR_raise(ERR_LIB_USER, 77);
+  CHECK_FALSE(pki().server.cert.check_ip("not an ip"));
+  CHECK(ossl::X509::stack_from_pem(bundle).value().size() == 2);
+  CHECK(ERR_GET_REASON(ERR_get_error()) == 77);
+  CHECK(ERR_peek_error() == 0);
+}
+
 TEST_CASE("a PEM bundle loads into a vector in order") {
   const Pki& p = pki();
   std::string bundle = p.server.cert.to_pem().value() + p.intermediate.cert().to_pem().value() +

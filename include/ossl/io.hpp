@@ -74,9 +74,14 @@ auto retry(const Ssl& ssl, Timeout timeout, Step&& step) -> decltype(step()) {
                                                                    std::size_t max_bytes = 64
                                                                                            << 20);
 
-/// Sends close_notify and, with `wait_for_peer`, waits for the peer's until `timeout`.
-/// Returns what was achieved (Sent or Complete). (SSL_shutdown in a retry loop)
-[[nodiscard]] OSSL_API Result<ShutdownResult> shutdown(Ssl& ssl, Timeout timeout,
-                                                       bool wait_for_peer = false);
+/// Sends close_notify (waiting for a writable socket if need be) and, with
+/// `wait_for_peer`, reads until the peer's close_notify or `timeout`. Application data
+/// the peer sent before its close_notify is appended to `*peer_data`, or dropped when
+/// `peer_data` is null; it never fails the close. Returns what was achieved: Complete
+/// (both close_notify alerts exchanged) or Sent (ours only: not waiting, or the peer
+/// did not answer in time). Errors as Ssl::shutdown() and Ssl::read().
+/// (SSL_shutdown, then SSL_read_ex until SSL_ERROR_ZERO_RETURN, then SSL_shutdown)
+[[nodiscard]] OSSL_API Result<ShutdownResult, SslIoError> shutdown(
+    Ssl& ssl, Timeout timeout, bool wait_for_peer = false, std::string* peer_data = nullptr);
 
 }  // namespace ossl::io

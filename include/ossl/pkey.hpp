@@ -60,6 +60,15 @@ class OSSL_API Pkey : public detail::Owner<Pkey<K>, EVP_PKEY> {
   /// An empty key (operator bool is false; methods return an "empty Pkey" error).
   Pkey() noexcept = default;
 
+  /// Takes over the caller's reference to `p`: the caller must not free it, whatever
+  /// the outcome. Errors: a null pointer; for Pkey<Private>, a key without its private
+  /// half (its reference is released), which could otherwise pass for a signing key.
+  /// (EVP_PKEY_get_bn_param / EVP_PKEY_get_octet_string_param for the private component)
+  [[nodiscard]] static Result<Pkey> adopt(EVP_PKEY* p);
+  /// Adds a reference of its own to `p` (the caller still frees its own). Errors: a null
+  /// pointer; for Pkey<Private>, a key without its private half. (EVP_PKEY_up_ref)
+  [[nodiscard]] static Result<Pkey> share(EVP_PKEY* p);
+
   /// Parses the first key of a PEM text: "PRIVATE KEY" (PKCS#8) or a traditional
   /// "RSA/EC PRIVATE KEY" for Private, "PUBLIC KEY" (SubjectPublicKeyInfo) for Public.
   /// Returns an error for empty, garbage or encrypted input (use from_pem_passphrase).

@@ -63,15 +63,6 @@ inline constexpr SessionCacheMode SessionCacheMode::NO_INTERNAL_STORE{
     SSL_SESS_CACHE_NO_INTERNAL_STORE};
 inline constexpr SessionCacheMode SessionCacheMode::NO_INTERNAL{SSL_SESS_CACHE_NO_INTERNAL};
 
-/// What a server with SNI certificates does when a client names a host none of them
-/// is for (clients that send no name always get the default certificate).
-enum class UnknownServerName {
-  UseDefault,  ///< Present the default certificate (as nginx's default_server does).
-  /// Fail the handshake with the unrecognized_name alert (RFC 6066), unless the
-  /// default certificate is for that name.
-  Refuse,
-};
-
 /// Outcome of a successful Ssl::shutdown().
 enum class ShutdownResult {
   Sent,      ///< Our close_notify is sent; the peer's has not arrived yet: call again.

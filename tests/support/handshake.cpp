@@ -1,6 +1,10 @@
 #include "handshake.hpp"
 
 #include <doctest/doctest.h>
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
 
 namespace ossl_test {
 
@@ -22,18 +26,38 @@ const Pki& pki() {
   return instance;
 }
 
-Pair make_pair(const SslCtx& client_ctx, const SslCtx& server_ctx, std::size_t bio_buffer) {
+Pair make_pair(const SslCtx& client_ctx, const SslCtx& server_ctx, std::size_t bio_buffer,
+               Transport transport) {
   auto client = client_ctx.new_ssl();
   REQUIRE_MESSAGE(client.has_value(), client.error().to_string());
   auto server = server_ctx.new_ssl();
   REQUIRE_MESSAGE(server.has_value(), server.error().to_string());
-  auto bios = Bio::new_bio_pair(bio_buffer, bio_buffer);
-  REQUIRE_MESSAGE(bios.has_value(), bios.error().to_string());
-  client->set_bio_duplex(std::move(bios->first));
-  server->set_bio_duplex(std::move(bios->second));
+  if (transport == Transport::BioPair) {
+    auto bios = Bio::new_bio_pair(bio_buffer, bio_buffer);
+    REQUIRE_MESSAGE(bios.has_value(), bios.error().to_string());
+    client->set_bio_duplex(std::move(bios->first));
+    server->set_bio_duplex(std::move(bios->second));
+  } else {
+    client->set_bio(Bio::new_mem().value(), Bio::new_mem().value());
+    server->set_bio(Bio::new_mem().value(), Bio::new_mem().value());
+  }
   client->set_connect_state();
   server->set_accept_state();
-  return Pair{std::move(*client), std::move(*server)};
+  return Pair{std::move(*client), std::move(*server), transport};
+}
+
+std::string shuttle(Ssl& from, Ssl& to, std::size_t limit) {
+  BIO* out = SSL_get_wbio(from.native_handle());  // get0: owned by the SSL
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(out, &data);
+  std::string bytes(data, static_cast<std::size_t>(n));
+  REQUIRE(BIO_reset(out) == 1);
+  const std::size_t moved = std::min(limit, bytes.size());
+  if (moved != 0) {
+    REQUIRE(BIO_write(SSL_get_rbio(to.native_handle()), bytes.data(), static_cast<int>(moved)) ==
+            static_cast<int>(moved));
+  }
+  return bytes;
 }
 
 std::string HandshakeOutcome::describe() const {
@@ -48,6 +72,7 @@ HandshakeOutcome complete_handshake(Pair& pair, int max_rounds) {
   HandshakeOutcome out;
   bool client_done = false;
   bool server_done = false;
+  const bool memory = pair.transport == Transport::Memory;
   for (out.rounds = 1; out.rounds <= max_rounds; ++out.rounds) {
     if (!client_done) {
       auto r = pair.client.do_handshake();
@@ -59,6 +84,7 @@ HandshakeOutcome complete_handshake(Pair& pair, int max_rounds) {
         if (!r.error().would_block()) return out;
       }
     }
+    if (memory) shuttle(pair.client, pair.server);
     if (!server_done) {
       auto r = pair.server.do_handshake();
       server_done = r.has_value();
@@ -69,6 +95,7 @@ HandshakeOutcome complete_handshake(Pair& pair, int max_rounds) {
         if (!r.error().would_block()) return out;
       }
     }
+    if (memory) shuttle(pair.server, pair.client);
     if (client_done && server_done) {
       out.ok = true;
       return out;
@@ -109,14 +136,30 @@ Contexts make_contexts(const Config& config) {
   return Contexts{std::move(*client), std::move(*server)};
 }
 
+Attempt attempt(const SslCtx& client, const SslCtx& server, const ConnectOptions& options) {
+  Pair pair = make_pair(client, server, options.bio_buffer, options.transport);
+  if (!options.host.empty()) {
+    auto named = options.check_name ? pair.client.set_peer_host(options.host)
+                                    : pair.client.set_hostname(options.host);
+    REQUIRE_MESSAGE(named.has_value(), named.error().to_string());
+  }
+  if (options.session) {
+    auto offered = pair.client.set_session(*options.session);
+    REQUIRE_MESSAGE(offered.has_value(), offered.error().to_string());
+  }
+  if (options.prepare_client) options.prepare_client(pair.client);
+  HandshakeOutcome outcome = complete_handshake(pair, options.max_rounds);
+  return Attempt{std::move(outcome), std::move(pair)};
+}
+
+Pair connect(const SslCtx& client, const SslCtx& server, const ConnectOptions& options) {
+  Attempt a = attempt(client, server, options);
+  REQUIRE_MESSAGE(a.outcome.ok, a.outcome.describe());
+  return std::move(a.pair);
+}
+
 Pair connect(const Contexts& ctx, const std::optional<SslSession>& session) {
-  Pair pair = make_pair(ctx.client, ctx.server);
-  REQUIRE(pair.client.set_verify_hostname("localhost").has_value());
-  REQUIRE(pair.client.set_hostname("localhost").has_value());
-  if (session) REQUIRE(pair.client.set_session(*session).has_value());
-  const HandshakeOutcome outcome = complete_handshake(pair);
-  REQUIRE_MESSAGE(outcome.ok, outcome.describe());
-  return pair;
+  return connect(ctx.client, ctx.server, ConnectOptions{.session = session});
 }
 
 Connection connect(const Config& config) {

@@ -6,6 +6,8 @@
 #include <ossl/ossl.hpp>
 #include <ossl/testing/certs.hpp>
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -23,12 +25,26 @@ struct Pki {
 };
 const Pki& pki();
 
-/// A client and a server connection joined by a BIO pair, in connect/accept state.
+/// How the two connections of a pair are joined.
+enum class Transport {
+  BioPair,  ///< a BIO pair: bytes flow by themselves
+  Memory,   ///< separate memory BIOs: complete_handshake() / shuttle() move the bytes,
+            ///< so a test sees (and may cut) every byte on the wire
+};
+
+/// A client and a server connection, in connect/accept state.
 struct Pair {
   Ssl client;
   Ssl server;
+  Transport transport = Transport::BioPair;
 };
-Pair make_pair(const SslCtx& client_ctx, const SslCtx& server_ctx, std::size_t bio_buffer = 0);
+/// `bio_buffer`: the BIO pair's buffer size per direction (0: OpenSSL's default).
+Pair make_pair(const SslCtx& client_ctx, const SslCtx& server_ctx, std::size_t bio_buffer = 0,
+               Transport transport = Transport::BioPair);
+
+/// Memory transport: moves what `from` wrote (or its first `limit` bytes; the rest is
+/// dropped) to `to`'s input, and returns all it took.
+std::string shuttle(Ssl& from, Ssl& to, std::size_t limit = SIZE_MAX);
 
 /// What complete_handshake() saw.
 struct HandshakeOutcome {
@@ -40,8 +56,8 @@ struct HandshakeOutcome {
   [[nodiscard]] std::string describe() const;
 };
 
-/// Drives both sides until both finish, one fails, or `max_rounds` pass (a stall).
-/// Never spins.
+/// Drives both sides until both finish, one fails, or `max_rounds` pass (a stall);
+/// shuttles the bytes on a Memory transport. Never spins.
 HandshakeOutcome complete_handshake(Pair& pair, int max_rounds = 32);
 
 /// Settings for the contexts of a test connection.
@@ -56,6 +72,31 @@ struct Contexts {
   SslCtx server;
 };
 Contexts make_contexts(const Config& config);
+
+/// How connect()/attempt() prepare the client before the handshake.
+struct ConnectOptions {
+  /// The host the client names: set_peer_host (SNI for DNS names, name check) unless
+  /// `check_name` is false (SNI only, set_hostname). Empty: the client names nothing.
+  std::string host = "localhost";
+  bool check_name = true;
+  std::optional<SslSession> session = std::nullopt;  ///< offered with set_session() after the host
+  Transport transport = Transport::BioPair;
+  std::size_t bio_buffer = 0;  ///< BioPair buffer size (0: OpenSSL's default)
+  int max_rounds = 32;
+  /// Runs on the client before the handshake (after the host and session), e.g. to set
+  /// a per-connection option.
+  std::function<void(Ssl& client)> prepare_client = nullptr;
+};
+
+/// What attempt() made and saw.
+struct Attempt {
+  HandshakeOutcome outcome;
+  Pair pair;
+};
+/// make_pair -> host, session -> complete_handshake. Does not judge the outcome.
+Attempt attempt(const SslCtx& client, const SslCtx& server, const ConnectOptions& options = {});
+/// attempt() that REQUIREs the handshake to succeed, reporting both sides otherwise.
+Pair connect(const SslCtx& client, const SslCtx& server, const ConnectOptions& options = {});
 
 /// A handshaken pair plus the contexts it came from.
 struct Connection {
