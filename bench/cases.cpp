@@ -72,7 +72,8 @@ bool raw_connect(const RawContexts& ctx, RawPair& p, SSL_SESSION* resume) {
   SSL_set_accept_state(p.server);
   if (SSL_set_tlsext_host_name(p.client, kHost) != 1) return false;
   SSL_set_hostflags(p.client, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  if (SSL_set1_host(p.client, kHost) != 1) return false;
+  // SSL_set1_host is deprecated in OpenSSL 4.0; this is what it does (and what ossl does).
+  if (X509_VERIFY_PARAM_set1_host(SSL_get0_param(p.client), kHost, 0) != 1) return false;
   if (resume != nullptr && SSL_set_session(p.client, resume) != 1) return false;
   bool client_done = false;
   bool server_done = false;

@@ -29,14 +29,17 @@ ensure_packages() {
   return $rc
 }
 
-# configure DIR [meson options...]: sets up (or reconfigures) a build directory.
+# configure DIR [meson options...]: sets up (or reconfigures) a build directory. In CI
+# (CI=true) warnings are errors: -Werror is CI's choice, not a default of the project.
 configure() {
   local dir=$1
   shift
+  local werror=()
+  [ "${CI:-}" = true ] && werror=(-Dwerror=true)
   if [ -f "$dir/build.ninja" ]; then
-    meson configure "$dir" "$@" >/dev/null
+    meson configure "$dir" "${werror[@]}" "$@" >/dev/null
   else
-    meson setup "$dir" "$@" >/dev/null
+    meson setup "$dir" "${werror[@]}" "$@" >/dev/null
   fi
 }
 

@@ -1,5 +1,6 @@
 #include <ossl/builder.hpp>
 
+#include "ctrl.hpp"
 #include "internal.hpp"
 #include "verify_policy.hpp"
 
@@ -27,6 +28,32 @@ constexpr std::string_view kMozillaIntermediateCiphers =
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
 constexpr std::string_view kMozillaGroups = "X25519:P-256:P-384";  // X25519, prime256v1, secp384r1
+// The post-quantum hybrid OpenSSL 3.5 and later negotiate by default goes in front, so a
+// preset never switches it off where the linked OpenSSL has it.
+constexpr std::string_view kHybridGroup = "X25519MLKEM768";
+// ffdhe2048 (RFC 7919) after the EC groups, for the intermediate preset's DHE suites:
+// OpenSSL 4.0 negotiates TLS 1.2 DHE groups like the others and offers no DHE suite
+// when its list has no FFDHE group.
+constexpr std::string_view kFfdheGroup = "ffdhe2048";
+
+// The security level every builder sets (OpenSSL's SECLEVEL 2: at least 112-bit
+// security, so RSA/DH keys of 2048 bits and more, no SHA-1 signatures), whatever the
+// system's configuration or OpenSSL's compiled-in default (1 before OpenSSL 3.2).
+constexpr int kSecurityLevel = 2;
+
+// Sets the presets' groups: Mozilla's list, with the hybrid group in front where
+// OpenSSL knows it (a raw attempt under an error mark: an unknown group is the expected
+// answer on releases before 3.5), and ffdhe2048 last when `ffdhe`.
+Result<void> set_preset_groups(SslCtx& ctx, bool ffdhe) {
+  std::string groups(kMozillaGroups);
+  if (ffdhe) groups.append(":").append(kFfdheGroup);
+  const std::string with_hybrid = std::string(kHybridGroup) + ":" + groups;
+  ERR_set_mark();
+  const bool hybrid = detail::ctx_set1_groups_list(ctx.native_handle(), with_hybrid.c_str()) == 1;
+  ERR_pop_to_mark();
+  if (hybrid) return {};
+  return ctx.set_groups_list(groups);
+}
 
 }  // namespace
 
@@ -36,6 +63,7 @@ SslCtxBuilder<R> SslCtxBuilder<R>::create() {
   auto ctx = std::same_as<R, Client> ? SslCtx::new_client() : SslCtx::new_server();
   if (ctx) {
     b.ctx_ = std::move(*ctx);
+    SSL_CTX_set_security_level(b.ctx_.native_handle(), kSecurityLevel);
     if constexpr (std::same_as<R, Client>) {
       // Secure default: no partial wildcards ("f*.example.com") for any connection.
       X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(b.ctx_.native_handle()),
@@ -137,7 +165,7 @@ SslCtxBuilder<R>& SslCtxBuilder<R>::mozilla_modern() & {
     if (auto r = ctx_.set_max_proto_version(TlsVersion::Tls13); !r) return r;
     if (auto r = ctx_.set_ciphersuites(kMozillaSuites); !r) return r;
     ctx_.clear_options(SSL_OP_CIPHER_SERVER_PREFERENCE);  // "client chooses"
-    return ctx_.set_groups_list(kMozillaGroups);
+    return set_preset_groups(ctx_, false);
   });
 }
 
@@ -149,7 +177,11 @@ SslCtxBuilder<R>& SslCtxBuilder<R>::mozilla_intermediate() & {
     if (auto r = ctx_.set_cipher_list(kMozillaIntermediateCiphers); !r) return r;
     if (auto r = ctx_.set_ciphersuites(kMozillaSuites); !r) return r;
     ctx_.clear_options(SSL_OP_CIPHER_SERVER_PREFERENCE);  // "client chooses"
-    return ctx_.set_groups_list(kMozillaGroups);
+    // The DHE suites need DH parameters, or a server never offers them: the group that
+    // matches the certificate's strength (ffdhe2048 for RSA-2048, as Mozilla's
+    // configuration uses). Returns 1.
+    detail::ctx_set_dh_auto(ctx_.native_handle(), 1);
+    return set_preset_groups(ctx_, true);
   });
 }
 

@@ -69,12 +69,22 @@ inline void cache_extensions(::X509* cert) noexcept {
 }
 
 /// cache_extensions() for every certificate of a trust store.
+/// (X509_STORE_get1_objects where OpenSSL has it, 3.3 and later: a snapshot taken under
+/// the store's lock, with references; X509_STORE_get0_objects, deprecated in 4.0, before)
 inline void cache_store_extensions(X509_STORE* store) noexcept {
   if (store == nullptr) return;
+#if OPENSSL_VERSION_NUMBER >= 0x30300000L
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get1_objects(store);  // get1: ours to free
+  if (objects == nullptr) return;  // allocation failed: the caches stay lazy
+#else
   STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);  // get0
+#endif
   for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
     cache_extensions(X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i)));
   }
+#if OPENSSL_VERSION_NUMBER >= 0x30300000L
+  sk_X509_OBJECT_pop_free(objects, X509_OBJECT_free);
+#endif
 }
 
 inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {

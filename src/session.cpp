@@ -2,6 +2,8 @@
 
 #include "internal.hpp"
 
+#include <cstdint>
+
 namespace ossl {
 
 Result<SslSession> SslSession::from_der(std::span<const std::byte> der) {
@@ -33,7 +35,14 @@ std::string_view SslSession::cipher_name() const noexcept {
 }
 
 SslSession::Clock::time_point SslSession::time() const noexcept {
-  return Clock::time_point(std::chrono::seconds(*this ? SSL_SESSION_get_time(native_handle()) : 0));
+  if (!*this) return Clock::time_point();
+#if OPENSSL_VERSION_NUMBER >= 0x30300000L
+  // time_t: SSL_SESSION_get_time (a long) is deprecated since 3.4 for the 2038 problem.
+  const auto t = static_cast<std::int64_t>(SSL_SESSION_get_time_ex(native_handle()));
+#else
+  const auto t = static_cast<std::int64_t>(SSL_SESSION_get_time(native_handle()));
+#endif
+  return Clock::time_point(std::chrono::seconds(t));
 }
 
 std::chrono::seconds SslSession::timeout() const noexcept {

@@ -35,7 +35,8 @@ Result<void> set_sni(SSL* ssl, std::string_view hostname) {
 }
 
 // The certificate name check; `ip` says whether `host` is an IP literal.
-// (SSL_set1_host, or X509_VERIFY_PARAM_set1_ip_asc on the SSL's get0 parameters)
+// (X509_VERIFY_PARAM_set1_host or X509_VERIFY_PARAM_set1_ip_asc on the SSL's get0
+// parameters; SSL_set1_host, the same call, is deprecated in OpenSSL 4.0)
 Result<void> set_verify_host(SSL* ssl, std::string_view host, bool ip) {
   if (host.empty()) return ErrorStack::message("Ssl::set_verify_hostname: empty host");
   return detail::with_cstr(host, "Ssl::set_verify_hostname", [ssl, host, ip](const char* s) {

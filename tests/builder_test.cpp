@@ -1,12 +1,17 @@
 #include <ossl/builder.hpp>  // first: proves the header is self-contained
 
 #include "support/handshake.hpp"
+#include "support/process.hpp"
 
 #include <doctest/doctest.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/param_build.h>
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <string>
@@ -952,4 +957,168 @@ TEST_CASE("client_ca_file adds to the CA names client_ca_cert listed, never repl
   const STACK_OF(X509_NAME)* names = SSL_CTX_get_client_CA_list(server->native_handle());
   REQUIRE(names != nullptr);
   CHECK(sk_X509_NAME_num(names) == 2);
+}
+
+// ------------------------------------------------------------ security level
+
+namespace {
+
+constexpr const char* kSecLevelCase =
+    "builders set security level 2: RSA-1024 and 1024-bit DHE refused under a level-1 config";
+
+// A raw server context at security level 0 presenting `id`, TLS 1.2 only.
+SSL_CTX* weak_server(const testing::Identity& id) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  REQUIRE(ctx != nullptr);
+  SSL_CTX_set_security_level(ctx, 0);
+  REQUIRE(SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) == 1);
+  REQUIRE(SSL_CTX_use_certificate(ctx, id.cert.native_handle()) == 1);
+  REQUIRE(SSL_CTX_use_PrivateKey(ctx, id.key.native_handle()) == 1);
+  for (const auto& c : id.chain)
+    REQUIRE(SSL_CTX_add1_chain_cert(ctx, c.native_handle()) == 1);
+  return ctx;
+}
+
+// The 1024-bit MODP group of RFC 2409 (generator 2) as DH parameters.
+EVP_PKEY* dh1024() {
+  BIGNUM* p = BN_get_rfc2409_prime_1024(nullptr);
+  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+  REQUIRE((p != nullptr && bld != nullptr));
+  REQUIRE(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_P, p) == 1);
+  REQUIRE(OSSL_PARAM_BLD_push_uint(bld, OSSL_PKEY_PARAM_FFC_G, 2) == 1);
+  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
+  EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new_from_name(nullptr, "DH", nullptr);
+  EVP_PKEY* dh = nullptr;
+  REQUIRE(EVP_PKEY_fromdata_init(pctx) == 1);
+  REQUIRE(EVP_PKEY_fromdata(pctx, &dh, EVP_PKEY_KEY_PARAMETERS, params) == 1);
+  EVP_PKEY_CTX_free(pctx);
+  OSSL_PARAM_free(params);
+  OSSL_PARAM_BLD_free(bld);
+  BN_free(p);
+  return dh;
+}
+
+// A raw client at the configuration's level (the control: what OpenSSL alone accepts).
+SslCtx raw_client(const char* ciphers) {
+  auto ctx = SslCtx::new_client().value();
+  ctx.set_verify(SslVerifyMode::PEER);
+  REQUIRE(ctx.add_trusted_cert(pki().root.cert()).has_value());
+  REQUIRE(ctx.set_cipher_list(ciphers).has_value());
+  return ctx;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "builders set security level 2: RSA-1024 and 1024-bit DHE refused under a level-1 config") {
+  if (std::getenv("OSSL_TEST_SECLEVEL1") == nullptr) {
+    // Run this test case again in a child process whose OpenSSL configuration (read
+    // once, at initialisation) sets security level 1, as upstream OpenSSL 3.0/3.1 do.
+    TempDir dir;
+    const std::string conf = dir.path("seclevel1.cnf");
+    {
+      std::FILE* f = std::fopen(conf.c_str(), "w");
+      REQUIRE(f != nullptr);
+      std::fputs(
+          "openssl_conf = init\n[init]\nssl_conf = ssl\n[ssl]\nsystem_default = sys\n"
+          "[sys]\nCipherString = DEFAULT@SECLEVEL=1\n",
+          f);
+      std::fclose(f);
+    }
+    ::setenv("OPENSSL_CONF", conf.c_str(), 1);
+    ::setenv("OSSL_TEST_SECLEVEL1", "1", 1);
+    const RunResult child =
+        run({"/proc/self/exe", std::string("--test-case=") + kSecLevelCase}, 120s);
+    ::unsetenv("OSSL_TEST_SECLEVEL1");
+    ::unsetenv("OPENSSL_CONF");
+    CHECK_MESSAGE(child.status == 0, child.output);
+    CHECK_MESSAGE(child.output.find("1 passed") != std::string::npos, child.output);
+    return;
+  }
+  // The configuration took effect: a context OpenSSL makes starts at level 1.
+  SSL_CTX* plain = SSL_CTX_new(TLS_method());
+  REQUIRE(plain != nullptr);
+  REQUIRE(SSL_CTX_get_security_level(plain) == 1);
+  SSL_CTX_free(plain);
+  CHECK(SSL_CTX_get_security_level(client_builder().build().value().native_handle()) == 2);
+  CHECK(SSL_CTX_get_security_level(server_builder().build().value().native_handle()) == 2);
+
+  SUBCASE("an RSA-1024 server certificate") {
+    testing::LeafSpec spec;
+    spec.dns_names = {"localhost"};
+    spec.key_type = testing::KeyType::Rsa1024;
+    const testing::Identity weak = pki().intermediate.issue(spec).value();
+    const SslCtx server = SslCtx::adopt(weak_server(weak)).value();
+    CHECK(handshake(raw_client("DEFAULT"), server).outcome.ok);  // level 1 accepts it
+    Attempt o = handshake(client_builder(TlsVersion::Tls12).build().value(), server);
+    CHECK_FALSE(o.outcome.ok);
+    CHECK(o.pair.client.verify_result().code == X509_V_ERR_EE_KEY_TOO_SMALL);
+  }
+  SUBCASE("1024-bit DHE parameters") {
+    testing::LeafSpec spec;
+    spec.dns_names = {"localhost"};
+    spec.key_type = testing::KeyType::Rsa2048;
+    const testing::Identity rsa = pki().intermediate.issue(spec).value();
+    SSL_CTX* raw = weak_server(rsa);
+    REQUIRE(SSL_CTX_set0_tmp_dh_pkey(raw, dh1024()) == 1);  // takes the key
+    // Clients that offer no FFDHE group (RFC 7919): a server then uses its own DH
+    // parameters instead of negotiating ffdhe2048 and up, as OpenSSL 4.0 would.
+    const SslCtx server = SslCtx::adopt(raw).value();
+    constexpr const char* kDhe = "DHE-RSA-AES128-GCM-SHA256";
+    SslCtx control_client = raw_client(kDhe);
+    REQUIRE(control_client.set_groups_list("X25519:P-256").has_value());
+    Attempt control = handshake(control_client, server);
+    REQUIRE_MESSAGE(control.outcome.ok, control.outcome.describe());  // level 1 accepts it
+    CHECK(control.pair.client.cipher_name() == kDhe);
+    Attempt o = handshake(client_builder(TlsVersion::Tls12)
+                              .cipher_list(kDhe)
+                              .groups_list("X25519:P-256")
+                              .build()
+                              .value(),
+                          server);
+    CHECK_FALSE(o.outcome.ok);
+    REQUIRE(o.outcome.client_error);
+    CHECK(o.outcome.client_error->stack().contains(ERR_LIB_SSL, SSL_R_DH_KEY_TOO_SMALL));
+  }
+  ERR_clear_error();
+}
+
+TEST_CASE("mozilla_intermediate offers DHE with ffdhe2048 parameters") {
+  testing::LeafSpec spec;
+  spec.dns_names = {"localhost"};
+  spec.key_type = testing::KeyType::Rsa2048;
+  const testing::Identity rsa = pki().intermediate.issue(spec).value();
+  auto server = ServerB::create()
+                    .mozilla_intermediate()
+                    .certificate(rsa.cert)
+                    .add_chain_cert(pki().intermediate.cert())
+                    .private_key(rsa.key)
+                    .build();
+  REQUIRE_MESSAGE(server.has_value(), server.error().to_string());
+  constexpr const char* kDhe = "DHE-RSA-AES128-GCM-SHA256";
+  auto client = client_builder(TlsVersion::Tls12).cipher_list(kDhe).build().value();
+  Attempt o = handshake(client, *server);
+  REQUIRE_MESSAGE(o.outcome.ok, o.outcome.describe());
+  CHECK(o.pair.client.cipher_name() == kDhe);
+  // The server's DH group: 2048 bits, as the RSA-2048 certificate calls for.
+  EVP_PKEY* tmp = nullptr;
+  REQUIRE(SSL_get_peer_tmp_key(o.pair.client.native_handle(), &tmp) == 1);
+  CHECK(EVP_PKEY_get_bits(tmp) == 2048);
+  EVP_PKEY_free(tmp);
+}
+
+TEST_CASE("presets keep the post-quantum hybrid group first where OpenSSL has it") {
+  // Whether the linked OpenSSL knows the group, asked of OpenSSL itself.
+  SSL_CTX* probe = SSL_CTX_new(TLS_method());
+  REQUIRE(probe != nullptr);
+  ERR_set_mark();
+  const bool has_hybrid = SSL_CTX_set1_groups_list(probe, "X25519MLKEM768") == 1;
+  ERR_pop_to_mark();
+  SSL_CTX_free(probe);
+  CAPTURE(has_hybrid);
+  auto server = server_builder().mozilla_modern().build().value();
+  auto client = client_builder().mozilla_modern().build().value();
+  Attempt o = handshake(client, server);
+  REQUIRE(o.outcome.ok);
+  CHECK(o.pair.client.group_name() == (has_hybrid ? "X25519MLKEM768" : "x25519"));
 }

@@ -33,7 +33,8 @@ concept Role = std::same_as<R, Client> || std::same_as<R, Server>;
 /// Builds an SslCtx for role R, secure by default, one OpenSSL call per step.
 ///
 /// Defaults (each can be changed by a step; see docs/builders.md):
-/// - both: TLS 1.2 minimum; OpenSSL's default ciphers.
+/// - both: TLS 1.2 minimum; OpenSSL security level 2 (set, not inherited from the
+///   system's configuration); OpenSSL's default ciphers.
 /// - Client: peer verification on; the system trust store unless ca_cert() or
 ///   ca_bundle_file() gives CAs; hostname matching with NO_PARTIAL_WILDCARDS; every
 ///   connection must name the host it expects (SslCtx::new_ssl_for_host(),
@@ -155,7 +156,9 @@ class OSSL_API SslCtxBuilder {
   ///@{
   /// Mozilla's "modern" configuration (Server Side TLS 5.7): TLS 1.3 only, suites
   /// TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256, groups
-  /// X25519:P-256:P-384, client chooses the cipher. (SSL_CTX_set_min/max_proto_version,
+  /// X25519:P-256:P-384 with the post-quantum hybrid X25519MLKEM768 first where the
+  /// linked OpenSSL has it (3.5 and later), client chooses the cipher.
+  /// (SSL_CTX_set_min/max_proto_version,
   /// SSL_CTX_set_ciphersuites, SSL_CTX_set1_groups_list,
   /// SSL_CTX_clear_options(SSL_OP_CIPHER_SERVER_PREFERENCE))
   SslCtxBuilder& mozilla_modern() &;
@@ -164,9 +167,11 @@ class OSSL_API SslCtxBuilder {
   ///@{
   /// Mozilla's "intermediate" configuration (Server Side TLS 5.7, recommended for
   /// general-purpose servers): TLS 1.2 and 1.3, its forward-secret AEAD TLS 1.2 cipher
-  /// list, the modern TLS 1.3 suites and groups, client chooses the cipher.
-  /// (SSL_CTX_set_min/max_proto_version, SSL_CTX_set_cipher_list, SSL_CTX_set_ciphersuites,
-  /// SSL_CTX_set1_groups_list, SSL_CTX_clear_options(SSL_OP_CIPHER_SERVER_PREFERENCE))
+  /// list, the modern TLS 1.3 suites and groups (the hybrid first where available) plus
+  /// ffdhe2048, client chooses the cipher; DHE uses ffdhe2048 (negotiated, RFC 7919, or
+  /// the group matching the certificate). (SSL_CTX_set_min/max_proto_version,
+  /// SSL_CTX_set_cipher_list, SSL_CTX_set_ciphersuites, SSL_CTX_set1_groups_list,
+  /// SSL_CTX_set_dh_auto, SSL_CTX_clear_options(SSL_OP_CIPHER_SERVER_PREFERENCE))
   SslCtxBuilder& mozilla_intermediate() &;
   SslCtxBuilder&& mozilla_intermediate() && { return std::move(mozilla_intermediate()); }
   ///@}

@@ -66,7 +66,8 @@ class OSSL_API SslSession : public detail::Owner<SslSession, SSL_SESSION> {
   /// (SSL_SESSION_get0_cipher, SSL_CIPHER_get_name)
   [[nodiscard]] std::string_view cipher_name() const noexcept;
 
-  /// Returns when the session was established. (SSL_SESSION_get_time)
+  /// Returns when the session was established. (SSL_SESSION_get_time_ex where OpenSSL
+  /// has it, 3.3 and later; SSL_SESSION_get_time before)
   [[nodiscard]] Clock::time_point time() const noexcept;
 
   /// Returns how long after time() the session may be resumed. (SSL_SESSION_get_timeout)

@@ -3,6 +3,7 @@
 #include "../internal.hpp"
 
 #include <openssl/bn.h>
+#include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
 #include <fcntl.h>
@@ -121,7 +122,12 @@ Result<X509> make_cert(const CertParams& p) {
   BN_free(serial);
   if (!serial_ok) return detail::failure("testing: serial number");
 
-  X509_NAME* subject = X509_get_subject_name(x);  // get0: owned by the certificate
+  // A new name set whole (X509_set_subject_name copies it): OpenSSL 4.0 returns the
+  // certificate's own name as const, so it is not edited in place.
+  std::unique_ptr<X509_NAME, decltype(&X509_NAME_free)> subject_owner(X509_NAME_new(),
+                                                                      &X509_NAME_free);
+  if (!subject_owner) return detail::failure("testing: subject name");
+  X509_NAME* subject = subject_owner.get();
   auto add_name = [&](const char* field, std::string_view value) {
     return detail::with_cstr(value, "testing: subject", [&](const char* s) {
       return detail::check_positive(
@@ -132,6 +138,10 @@ Result<X509> make_cert(const CertParams& p) {
   };
   if (auto ok = add_name("O", "ossl test"); !ok) return std::move(ok).error();
   if (auto ok = add_name("CN", p.common_name); !ok) return std::move(ok).error();
+  if (auto ok = detail::check_positive(X509_set_subject_name(x, subject), "testing: subject name");
+      !ok) {
+    return std::move(ok).error();
+  }
 
   ::X509* issuer = p.issuer_cert != nullptr ? p.issuer_cert->native_handle() : x;
   if (auto ok = detail::check_positive(X509_set_issuer_name(x, X509_get_subject_name(issuer)),
@@ -229,6 +239,12 @@ Result<Pkey<Private>> generate_key(KeyType type) {
       return Pkey<Private>::generate_ed25519();
     case KeyType::Rsa2048:
       return Pkey<Private>::generate_rsa(2048);
+    case KeyType::Rsa1024: {
+      // Pkey::generate_rsa refuses keys this weak; a test PKI needs one on purpose.
+      EVP_PKEY* weak = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(1024));
+      if (weak == nullptr) return detail::failure("testing: RSA-1024 key");
+      return Pkey<Private>::adopt(weak);
+    }
   }
   return ErrorStack::message("testing: unknown key type");
 }

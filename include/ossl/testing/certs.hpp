@@ -20,6 +20,8 @@ enum class KeyType {
   EcP384,   ///< ECDSA on P-384.
   Ed25519,  ///< Ed25519 (EdDSA).
   Rsa2048,  ///< RSA, 2048 bits.
+  /// RSA, 1024 bits: below security level 2, for tests that prove weak keys refused.
+  Rsa1024,
 };
 
 /// Extended key usage of a leaf.
