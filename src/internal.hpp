@@ -63,9 +63,14 @@ inline bool is_ip_literal(std::string_view host) {
 /// with a check-then-lock that lets two threads rewrite it while a third reads it (a
 /// data race ThreadSanitizer reports when first handshakes run on several threads).
 /// Every certificate ossl parses or hands to a context gets its cache built here, while
-/// only one thread sees it. (X509_check_purpose with purpose -1 only caches)
+/// only one thread sees it. A malformed extension is recorded in the cache (verification
+/// reports it later); the record OpenSSL queues for it then is popped, so the caller's
+/// queue stays as it was. (X509_check_purpose with purpose -1 only caches)
 inline void cache_extensions(::X509* cert) noexcept {
-  if (cert != nullptr) (void)X509_check_purpose(cert, -1, 0);
+  if (cert == nullptr) return;
+  ERR_set_mark();
+  (void)X509_check_purpose(cert, -1, 0);
+  ERR_pop_to_mark();
 }
 
 /// cache_extensions() for every certificate of a trust store.

@@ -82,6 +82,36 @@ TEST_CASE("check_ip and bundle loading keep the caller's own error queue") {
   CHECK(ERR_peek_error() == 0);
 }
 
+TEST_CASE("a certificate with a malformed extension parses without leaving a record queued") {
+  // Found by fuzz_x509: its authority key identifier has a length that runs past the
+  // extension. OpenSSL parses the certificate but flags the extension invalid when its
+  // extension cache is built (which ossl does on parsing, see cache_extensions), and
+  // queued "invalid certificate" for the caller to trip over.
+  constexpr std::string_view kBadAkid =
+      "-----BEGIN CERTIFICATE-----\n"
+      "MIIB2zCCAYGgAwIBAgIQQbMuTdMDlKg9w746fmHyUTAKBggqhkjOPQQDAjAoMRIw\n"
+      "EAYDVQQKDAlvc3NsIHRlc3QxEjAQBgNVBAMMCWZ1enogcm9vdDAeFw0yNjExMjMy\n"
+      "MTA3MDJaFw0yNjEyMjMyMjA3MDJaMCgxEjAQBgNVBAoMCW9zc2wgdGVzdDESMBAG\n"
+      "A1UEAwwJbG9jYWxob3N0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAECUZQ2faW\n"
+      "vUJHifOCyA7k0fICaVMzUnvj46sbxnViswhSO4FJhCaAXDXZ7Y7UuEXYIsrFnQQh\n"
+      "X2NUHVxV7piWe6OBjDCBiTAMBgNVHRMBAf8EAjAAMA4GA1UdDwEB/wQEAwIFoDAT\n"
+      "BgNVHSUEDDAKBggrBgEFBQcDATAdBgNVHQ4EFgQUJc3IqQyMoXXx/9GwSCMC4DNZ\n"
+      "yGAwHwYDVR0jBBgwFoAaGTBU3BkfihdsxPP5hlEQDkTrQuowFAYDVR0RBA0wC4IJ\n"
+      "bG9jYWxob3N0MAoGCCqGSM49BAMCA0gAMEUCIQDEZiGN5+wK7+kOLW2ZwSVXeFvp\n"
+      "AaX8Xk6LLEHzvpwcwAIgDQDcQGddlz/s1kOllMI9xW2xiFStXQ+KbrSgNXgsa8s=\n"
+      "-----END CERTIFICATE-----\n";
+  auto cert = ossl::X509::from_pem(kBadAkid);
+  REQUIRE(cert.has_value());
+  CHECK(ERR_peek_error() == 0);
+  auto again = ossl::X509::from_der(cert->to_der().value());
+  REQUIRE(again.has_value());
+  CHECK(ERR_peek_error() == 0);
+  ERR_raise(ERR_LIB_USER, 77);  // and a record the caller had queued stays
+  CHECK(ossl::X509::from_pem(kBadAkid).has_value());
+  CHECK(ERR_GET_REASON(ERR_get_error()) == 77);
+  CHECK(ERR_peek_error() == 0);
+}
+
 TEST_CASE("a PEM bundle loads into a vector in order") {
   const Pki& p = pki();
   std::string bundle = p.server.cert.to_pem().value() + p.intermediate.cert().to_pem().value() +
