@@ -47,7 +47,14 @@ namespace ossl::detail {
 /// including text with an embedded NUL). The caller's error queue is left as it was:
 /// a2i_IPADDRESS queues a record for non-IP text, which is popped. (a2i_IPADDRESS)
 inline bool is_ip_literal(std::string_view host) {
-  if (host.find('\0') != std::string_view::npos) return false;
+  // Text with a character no IPv4 or IPv6 literal has (most DNS names: any letter past
+  // 'f') is answered here, without asking OpenSSL.
+  for (const char c : host) {
+    const bool ip_char = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+                         (c >= 'A' && c <= 'F') || c == '.' || c == ':';
+    if (!ip_char) return false;
+  }
+  if (host.empty()) return false;
   ERR_set_mark();
   // with_cstr: a NUL-terminated copy (on the stack for short names).
   auto parsed = with_cstr(host, "ip", [](const char* s) -> Result<bool> {

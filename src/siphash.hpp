@@ -4,6 +4,7 @@
 // two inputs with the same tag. Streaming, no allocation.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -20,24 +21,24 @@ class SipHash24 {
         v2_(k0 ^ 0x6c7967656e657261ULL),
         v3_(k1 ^ 0x7465646279746573ULL) {}
 
-  /// Absorbs `data`.
+  /// Absorbs `data`: whole little-endian words where it can, bytes around them.
   void update(std::span<const std::byte> data) noexcept {
-    for (std::byte b : data) {
-      tail_ |= static_cast<std::uint64_t>(b) << (8 * (total_ % 8));
-      ++total_;
-      if (total_ % 8 == 0) {
-        compress(tail_);
-        tail_ = 0;
+    std::size_t i = 0;
+    for (; i < data.size() && total_ % 8 != 0; ++i)
+      absorb(data[i]);
+    for (; data.size() - i >= 8; i += 8) {
+      std::uint64_t word = 0;
+      if constexpr (std::endian::native == std::endian::little) {
+        std::memcpy(&word, data.data() + i, 8);  // one load
+      } else {
+        for (int k = 0; k < 8; ++k)
+          word |= static_cast<std::uint64_t>(data[i + k]) << (8 * k);
       }
+      compress(word);
+      total_ += 8;
     }
-  }
-
-  /// Absorbs an integer as 8 little-endian bytes.
-  void update_u64(std::uint64_t v) noexcept {
-    std::byte b[8];
-    for (int i = 0; i < 8; ++i)
-      b[i] = static_cast<std::byte>(v >> (8 * i));
-    update(b);
+    for (; i < data.size(); ++i)
+      absorb(data[i]);
   }
 
   /// Returns the 64-bit hash of everything absorbed.
@@ -52,6 +53,14 @@ class SipHash24 {
 
  private:
   static std::uint64_t rotl(std::uint64_t x, int b) noexcept { return (x << b) | (x >> (64 - b)); }
+  void absorb(std::byte b) noexcept {
+    tail_ |= static_cast<std::uint64_t>(b) << (8 * (total_ % 8));
+    ++total_;
+    if (total_ % 8 == 0) {
+      compress(tail_);
+      tail_ = 0;
+    }
+  }
   void round() noexcept {
     v0_ += v1_;
     v1_ = rotl(v1_, 13);

@@ -12,6 +12,7 @@
 #include <openssl/x509_vfy.h>
 
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -64,8 +65,25 @@ const ProcessKey& process_key() noexcept {
   return key;
 }
 
+// Writes `v` as 8 little-endian bytes at `out`.
+void put_u64(std::byte* out, std::uint64_t v) noexcept {
+  for (int i = 0; i < 8; ++i)
+    out[i] = static_cast<std::byte>(v >> (8 * i));
+}
+
+// Absorbs one identity (kind 1: a DNS name, 2: an IP address) as kind, length, bytes.
+void absorb_identity(SipHash24& h, std::uint64_t kind, const char* text) noexcept {
+  const std::size_t n = std::strlen(text);
+  std::byte prefix[16];
+  put_u64(prefix, kind);
+  put_u64(prefix + 8, n);
+  h.update(prefix);
+  h.update(std::as_bytes(std::span(text, n)));
+}
+
 // Computes the binding of what `ssl` would verify now; false when the context state or
-// the random key is unavailable (an error is queued).
+// the random key is unavailable (an error is queued). Both hashes take the same header
+// (context id, mode, host flags) in one piece; the second then takes the identities.
 bool binding_tag(SSL* ssl, Tag& out) noexcept {
   const ProcessKey& key = process_key();
   CtxState* state = ctx_state(SSL_get_SSL_CTX(ssl));
@@ -73,40 +91,27 @@ bool binding_tag(SSL* ssl, Tag& out) noexcept {
     ERR_raise_data(ERR_LIB_SSL, ERR_R_INTERNAL_ERROR, "no session binding key");
     return false;
   }
-  SipHash24 ctx_part(key.k[0], key.k[1]);
-  SipHash24 full(key.k[2], key.k[3]);
-  const auto both = [&](std::uint64_t v) {
-    ctx_part.update_u64(v);
-    full.update_u64(v);
-  };
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl);  // get0: the connection's own
-  both(state->id);
-  both(static_cast<std::uint64_t>(SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER));
-  both(X509_VERIFY_PARAM_get_hostflags(param));
+  std::byte header[24];
+  put_u64(header, state->id);
+  put_u64(header + 8, static_cast<std::uint64_t>(SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER));
+  put_u64(header + 16, X509_VERIFY_PARAM_get_hostflags(param));
+  SipHash24 ctx_part(key.k[0], key.k[1]);
+  ctx_part.update(header);
+  SipHash24 full(key.k[2], key.k[3]);
+  full.update(header);
   int hosts = 0;
-  for (;; ++hosts) {
-    const char* host = X509_VERIFY_PARAM_get0_host(param, hosts);  // get0
-    if (host == nullptr) break;
-    const std::size_t n = std::strlen(host);
-    full.update_u64(1);  // a DNS name
-    full.update_u64(n);
-    full.update(std::as_bytes(std::span(host, n)));
-  }
+  for (const char* host; (host = X509_VERIFY_PARAM_get0_host(param, hosts)) != nullptr; ++hosts)
+    absorb_identity(full, 1, host);  // get0
   // The IP is read only when no DNS name is set: ossl sets one or the other per
   // connection (Ssl::set_peer_host clears the other kind). get1_ip_asc queues an error
   // when no IP is set, which OpenSSL 3.0 records with two allocations, so it is asked
   // only where an IP is the expected identity; the caller's queue is kept as it was.
-  char* ip = nullptr;
   if (hosts == 0) {
     ERR_set_mark();
-    ip = X509_VERIFY_PARAM_get1_ip_asc(param);  // get1: ours to free
+    char* ip = X509_VERIFY_PARAM_get1_ip_asc(param);  // get1: ours to free
     ERR_pop_to_mark();
-  }
-  if (ip != nullptr) {
-    const std::size_t n = std::strlen(ip);
-    full.update_u64(2);  // an IP address
-    full.update_u64(n);
-    full.update(std::as_bytes(std::span(ip, n)));
+    if (ip != nullptr) absorb_identity(full, 2, ip);
     OPENSSL_free(ip);
   }
   const std::uint64_t halves[2] = {ctx_part.finish(), full.finish()};
@@ -227,11 +232,13 @@ void recheck_offered_session(SSL* ssl) noexcept {
   unsigned int len = 0;
   const unsigned char* bound = SSL_SESSION_get0_id_context(session, &len);
   Tag tag;
-  ERR_set_mark();
-  const bool same =
-      len == kTagSize && binding_tag(ssl, tag) && CRYPTO_memcmp(bound, tag.data(), kTagSize) == 0;
-  ERR_pop_to_mark();
-  if (!same) (void)SSL_set_session(ssl, nullptr);  // a full handshake, verified as configured
+  bool computed = len == kTagSize && binding_tag(ssl, tag);
+  // binding_tag queues a record only when it fails (no memory, no random key); the
+  // caller emptied the queue just before, so what is there now is only that record.
+  if (!computed && ERR_peek_error() != 0) ERR_clear_error();
+  if (!computed || CRYPTO_memcmp(bound, tag.data(), kTagSize) != 0) {
+    (void)SSL_set_session(ssl, nullptr);  // a full handshake, verified as configured
+  }
 }
 
 }  // namespace detail

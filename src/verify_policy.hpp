@@ -39,8 +39,9 @@ struct VerifyPolicy {
                                                  const char* what);
 
 /// Called before a handshake whose connection was offered a session through
-/// Ssl::set_session(): when the host, mode or flags changed since, the session is
-/// withdrawn (SSL_set_session(ssl, nullptr)) so that a full, verified handshake runs.
+/// Ssl::set_session(), with the thread's error queue empty: when the host, mode or
+/// flags changed since, the session is withdrawn (SSL_set_session(ssl, nullptr)) so
+/// that a full, verified handshake runs. Leaves the queue empty.
 void recheck_offered_session(SSL* ssl) noexcept;
 
 }  // namespace ossl::detail
