@@ -116,23 +116,6 @@ static_assert(!std::is_copy_constructible_v<ClientB>);
 // -------------------------------------------------------------------- helpers
 namespace {
 
-ServerB server_builder(TlsVersion v = TlsVersion::Tls13) {
-  const Pki& p = pki();
-  return ServerB::create()
-      .min_proto_version(v)
-      .max_proto_version(v)
-      .certificate(p.server.cert)
-      .add_chain_cert(p.intermediate.cert())
-      .private_key(p.server.key);
-}
-
-ClientB client_builder(TlsVersion v = TlsVersion::Tls13) {
-  return ClientB::create()
-      .min_proto_version(TlsVersion::Tls12)
-      .max_proto_version(v)
-      .ca_cert(pki().root.cert());
-}
-
 // The shared chain (tests/support): attempt(client, server, {.host = ...}).
 Attempt handshake(const SslCtx& client, const SslCtx& server, std::string_view host = "localhost") {
   return attempt(client, server, ConnectOptions{.host = std::string(host)});

@@ -20,18 +20,10 @@ namespace {
 constexpr io::Timeout kTimeout = 10s;
 
 SslCtx server_ctx(TlsVersion v) {
-  const Pki& p = pki();
-  return SslCtxBuilder<Server>::create()
-      .max_proto_version(v)
-      .certificate(p.server.cert)
-      .add_chain_cert(p.intermediate.cert())
-      .private_key(p.server.key)
-      .build()
-      .value();
+  return server_builder(v).build().value();
 }
-
 SslCtx client_ctx() {
-  return SslCtxBuilder<Client>::create().ca_cert(pki().root.cert()).build().value();
+  return client_builder().build().value();
 }
 
 // A loopback listener and a client socket connected to it, plus the accepted socket.

@@ -17,24 +17,10 @@ using namespace ossl_test;
 namespace {
 
 SslCtx builder_server(TlsVersion v) {
-  const Pki& p = pki();
-  return SslCtxBuilder<Server>::create()
-      .min_proto_version(v)
-      .max_proto_version(v)
-      .certificate(p.server.cert)
-      .add_chain_cert(p.intermediate.cert())
-      .private_key(p.server.key)
-      .build()
-      .value();
+  return server_builder(v).build().value();
 }
-
 SslCtx builder_client(TlsVersion v) {
-  return SslCtxBuilder<Client>::create()
-      .min_proto_version(v)
-      .max_proto_version(v)
-      .ca_cert(pki().root.cert())
-      .build()
-      .value();
+  return client_builder(v).build().value();
 }
 
 }  // namespace

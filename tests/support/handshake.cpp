@@ -105,6 +105,23 @@ HandshakeOutcome complete_handshake(Pair& pair, int max_rounds) {
   return out;
 }
 
+SslCtxBuilder<Server> server_builder(TlsVersion v) {
+  const Pki& p = pki();
+  return SslCtxBuilder<Server>::create()
+      .min_proto_version(v)
+      .max_proto_version(v)
+      .certificate(p.server.cert)
+      .add_chain_cert(p.intermediate.cert())
+      .private_key(p.server.key);
+}
+
+SslCtxBuilder<Client> client_builder(TlsVersion v) {
+  return SslCtxBuilder<Client>::create()
+      .min_proto_version(TlsVersion::Tls12)
+      .max_proto_version(v)
+      .ca_cert(pki().root.cert());
+}
+
 Contexts make_contexts(const Config& config) {
   const Pki& p = pki();
   auto client = SslCtx::new_client();

@@ -71,6 +71,11 @@ struct Contexts {
   SslCtx client;
   SslCtx server;
 };
+
+/// A server builder over the PKI's server identity (leaf and intermediate), pinned to `v`.
+SslCtxBuilder<Server> server_builder(TlsVersion v = TlsVersion::Tls13);
+/// A client builder trusting the PKI's root, TLS 1.2 up to `v`.
+SslCtxBuilder<Client> client_builder(TlsVersion v = TlsVersion::Tls13);
 Contexts make_contexts(const Config& config);
 
 /// How connect()/attempt() prepare the client before the handshake.
