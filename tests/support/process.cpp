@@ -11,24 +11,35 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <stdexcept>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <thread>
 
 namespace ossl_test {
+
+namespace {
+// Test support cannot go on without these system calls; the suites also build without
+// exceptions, so the failure is reported and the test binary stops (a failed run).
+[[noreturn]] void fatal(const char* what) {
+  std::fprintf(stderr, "test support: %s: %s\n", what, std::strerror(errno));
+  std::abort();
+}
+}  // namespace
 
 using namespace std::chrono_literals;
 
 Process::Process(std::vector<std::string> argv, std::string stdin_data) {
   char tmpl[] = "/tmp/ossl-proc-XXXXXX";
   const int log = ::mkstemp(tmpl);
-  if (log < 0) throw std::runtime_error("mkstemp failed");
+  if (log < 0) fatal("mkstemp");
   log_path_ = tmpl;
   for (const auto& a : argv)
     command_ += (command_.empty() ? "" : " ") + a;
   int in[2];
-  if (::pipe(in) != 0) throw std::runtime_error("pipe failed");
+  if (::pipe(in) != 0) fatal("pipe");
   pid_ = ::fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ < 0) fatal("fork");
   if (pid_ == 0) {
     ::setpgid(0, 0);  // its own group, so stop() reaches its children too
     ::dup2(in[0], 0);
@@ -156,7 +167,7 @@ bool wait_for_port(std::uint16_t port, std::chrono::milliseconds timeout) {
 
 TempDir::TempDir() {
   char tmpl[] = "/tmp/ossl-interop-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+  if (::mkdtemp(tmpl) == nullptr) fatal("mkdtemp");
   dir_ = tmpl;
 }
 
