@@ -42,8 +42,11 @@ class Ssl;
 /// (SSL_CTX_up_ref).
 ///
 /// Thread safety: new_ssl() and the const accessors may run on several threads at
-/// once; the setters must not run while other threads use the context (OpenSSL does
-/// not lock them). Configure first, then share.
+/// once. The setters of the callback features (ALPN selection, SNI certificates, key
+/// log) swap immutable snapshots, so once a feature was configured they may run while
+/// other threads handshake; the first configuration of each feature, and every other
+/// setter, must happen before the context is shared (OpenSSL reads those fields
+/// unlocked). Configure first, then share.
 ///
 /// Warning: a context made here maps OpenSSL directly and verifies nothing until
 /// set_verify(SslVerifyMode::PEER) is called. SslCtxBuilder makes secure contexts.
@@ -193,7 +196,8 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   /// Makes a server pick ALPN with `selector`; a returned name the client did not
   /// offer fails the handshake; nullopt is a mismatch handled as `on_mismatch` says.
   /// The selector lives with the context and may run on several threads at once.
-  /// (SSL_CTX_set_alpn_select_cb)
+  /// Replacing the ALPN configuration of a live context is safe (a new snapshot;
+  /// handshakes in flight finish with the one they loaded). (SSL_CTX_set_alpn_select_cb)
   [[nodiscard]] Result<void> set_alpn_select_callback(
       AlpnSelector selector, AlpnMismatch on_mismatch = AlpnMismatch::Fail);
 
@@ -206,8 +210,9 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   /// Each connection whose name matches gets exactly this certificate (the default
   /// one is cleared from it, whatever its key type). Servers with SNI certificates
   /// acknowledge SNI, so their sessions record the name (SslSession::hostname()).
-  /// Not thread-safe against handshakes in flight, like every setter.
-  /// (SSL_CTX_set_tlsext_servername_callback; per connection SSL_certs_clear,
+  /// Once the context has one SNI certificate, adding more is safe while handshakes run
+  /// (a new snapshot of the table). (SSL_CTX_set_tlsext_servername_callback; per
+  /// connection SSL_certs_clear,
   /// SSL_use_certificate, SSL_use_PrivateKey, SSL_set1_chain)
   [[nodiscard]] Result<void> add_sni_certificate(std::string_view name, const X509& cert,
                                                  const Pkey<Private>& key,
@@ -219,8 +224,9 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
 
   /// Warning: hands every connection's TLS secrets to `callback` (one line per secret,
   /// NSS key log format), so anyone with the lines can decrypt the traffic. For
-  /// debugging with Wireshark only. An empty callback turns logging off.
-  /// (SSL_CTX_set_keylog_callback)
+  /// debugging with Wireshark only. An empty callback turns logging off (the callback
+  /// OpenSSL calls stays and drops the lines). Replacing the receiver of a live context
+  /// is safe. (SSL_CTX_set_keylog_callback)
   [[nodiscard]] Result<void> danger_set_keylog_callback(KeyLogCallback callback);
 
   /// Creates a client connection for `host` in one call, so that SNI and the
