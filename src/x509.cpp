@@ -229,13 +229,29 @@ Result<void> X509::check_private_key(const Pkey<Private>& key) const {
                                 "X509::check_private_key: the key does not match the certificate");
 }
 
+namespace {
+// True when OpenSSL flagged the certificate's extensions malformed (a SAN, key usage or
+// basic constraints it could not decode). The cache is built when ossl parses a
+// certificate, so this reads a flag. (X509_get_extension_flags)
+bool malformed_extensions(::X509* cert) noexcept {
+  return (X509_get_extension_flags(cert) & EXFLAG_INVALID) != 0;
+}
+}  // namespace
+
 bool X509::check_host(std::string_view host, HostnameFlags flags) const {
   if (!*this || host.empty() || host.find('\0') != std::string_view::npos) return false;
-  return X509_check_host(native_handle(), host.data(), host.size(), flags.bits(), nullptr) == 1;
+  if (malformed_extensions(native_handle())) return false;
+  // X509_check_host queues the decoder's records for a SAN it cannot read; the answer
+  // is false then, and the caller's queue stays as it was.
+  ERR_set_mark();
+  const bool match =
+      X509_check_host(native_handle(), host.data(), host.size(), flags.bits(), nullptr) == 1;
+  ERR_pop_to_mark();
+  return match;
 }
 
 bool X509::check_ip(std::string_view ip) const {
-  if (!*this) return false;
+  if (!*this || malformed_extensions(native_handle())) return false;
   // X509_check_ip_asc queues a record for text that is not an address; the answer is
   // false then, and the caller's queue stays as it was.
   ERR_set_mark();

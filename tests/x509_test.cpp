@@ -112,6 +112,31 @@ TEST_CASE("a certificate with a malformed extension parses without leaving a rec
   CHECK(ERR_peek_error() == 0);
 }
 
+TEST_CASE("check_host on a malformed subjectAltName answers false and leaves no record queued") {
+  // Found by fuzz_x509: an otherName whose length runs past its SAN. The certificate
+  // parses; decoding the SAN for the name check fails inside X509_check_host, which
+  // queued the ASN.1 records for the caller to trip over.
+  constexpr std::string_view kBadSan =
+      "-----BEGIN CERTIFICATE-----\n"
+      "MIIB2zCCAYGgAwIBAgIQCYbtBu0Ztl7E7g53+Ku2WzAKBggqhkjOPQQDAjAoMRIw\n"
+      "EAYDVQQKDAlvc3NsIHRlc3QxEjAQBgNVBAMMCWZ1enogcm9vdDAeFw0yNjExMjMy\n"
+      "MTE5MjFaFw0yNjEyMjMyMjE5MjFaMCgxEjAQBgNVBAoMCW9zc2wgdGVzdDESMBAG\n"
+      "A1UEAwwJbG9jYWxob3N0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEXqo4zql6\n"
+      "EIQ/qUa80LOm05ZDx+AVCOZr7lM/z9SNdhqqxZ2bop9nPZ2t/C5urutG4ahaIdOY\n"
+      "vLo+tOkHusfWf6OBjDCBiTAMBgNVHRMBAf8EAjAAMA4GA1UdDwEB/wQEAwIFoDAT\n"
+      "BgNVHSUEDDAKBggrBgEFBQcDATAdBgNVHQ4EFgQUcmxElqpantrBJk0U8TEa+BcI\n"
+      "6FgwHwYDVR0jBBgwFoAUHZeRlasPIVktpGGsVcSXSKHj0iMwFAYDVR0RBA0wC4JI\n"
+      "bG9jYWxob3N0MAoGCCqGSM49BAMCA0gAMEUCIDcU/mOf5ccs8HdE4Vj3zii9OwRN\n"
+      "qXxFxtmXGT3VV/0VAiEAmMfMBDAjpz5QURqd1REDQzzUBS5WZn8tmV1XQX2acpY=\n"
+      "-----END CERTIFICATE-----\n";
+  auto cert = ossl::X509::from_pem(kBadSan);
+  REQUIRE(cert.has_value());
+  ERR_raise(ERR_LIB_USER, 77);  // a record the caller had queued stays, alone
+  CHECK_FALSE(cert->check_host("localhost"));
+  CHECK(ERR_GET_REASON(ERR_get_error()) == 77);
+  CHECK(ERR_peek_error() == 0);
+}
+
 TEST_CASE("a PEM bundle loads into a vector in order") {
   const Pki& p = pki();
   std::string bundle = p.server.cert.to_pem().value() + p.intermediate.cert().to_pem().value() +

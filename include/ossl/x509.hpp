@@ -137,10 +137,15 @@ class OSSL_API X509 : public detail::Owner<X509, ::X509> {
   [[nodiscard]] Result<void> check_private_key(const Pkey<Private>& key) const;
 
   /// Returns true when the certificate is valid for DNS name `host` under `flags`;
-  /// false on a mismatch or a host with an embedded NUL. (X509_check_host)
+  /// false on a mismatch, a host with an embedded NUL, or a certificate whose
+  /// extensions OpenSSL found malformed (chain verification refuses it too, and
+  /// X509_check_host alone would fall back to the subject CN when the SAN cannot be
+  /// decoded). Leaves the caller's error queue as it was. (X509_check_host,
+  /// X509_get_extension_flags for EXFLAG_INVALID)
   [[nodiscard]] bool check_host(std::string_view host,
                                 HostnameFlags flags = HostnameFlags::NONE) const;
-  /// Returns true when the certificate has IP address `ip` (text form) in its SANs.
+  /// Returns true when the certificate has IP address `ip` (text form) in its SANs;
+  /// false otherwise and for a certificate with malformed extensions, as check_host().
   /// (X509_check_ip_asc)
   [[nodiscard]] bool check_ip(std::string_view ip) const;
 
