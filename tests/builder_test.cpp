@@ -1010,8 +1010,7 @@ TEST_CASE(
     }
     ::setenv("OPENSSL_CONF", conf.c_str(), 1);
     ::setenv("OSSL_TEST_SECLEVEL1", "1", 1);
-    const RunResult child =
-        run({"/proc/self/exe", std::string("--test-case=") + kSecLevelCase}, 120s);
+    const RunResult child = run({self_path(), std::string("--test-case=") + kSecLevelCase}, 120s);
     ::unsetenv("OSSL_TEST_SECLEVEL1");
     ::unsetenv("OPENSSL_CONF");
     CHECK_MESSAGE(child.status == 0, child.output);

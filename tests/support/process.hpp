@@ -44,6 +44,9 @@ struct RunResult {
 RunResult run(std::vector<std::string> argv, std::chrono::milliseconds timeout,
               std::string stdin_data = {});
 
+/// The path this test binary was started as (argv[0]), for running it again in a child.
+const std::string& self_path();
+
 /// Returns a TCP port on 127.0.0.1 that was free a moment ago.
 std::uint16_t free_port();
 /// Waits until something accepts TCP connections on 127.0.0.1:`port`.
