@@ -17,8 +17,8 @@ using namespace ossl::testing;
 using namespace ossl_test;
 
 TEST_CASE("generated chains verify: root -> intermediate -> leaf for every key type") {
-  for (KeyType type : {KeyType::EcP256, KeyType::EcP384, KeyType::Ed25519, KeyType::Rsa2048,
-                        KeyType::Rsa1024}) {
+  for (KeyType type :
+       {KeyType::EcP256, KeyType::EcP384, KeyType::Ed25519, KeyType::Rsa2048, KeyType::Rsa1024}) {
     CAPTURE(static_cast<int>(type));
     auto root = TestCa::create_root("root", type).value();
     auto inter = root.create_intermediate("inter", type).value();
