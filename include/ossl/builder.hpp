@@ -34,7 +34,8 @@ concept Role = std::same_as<R, Client> || std::same_as<R, Server>;
 ///
 /// Defaults (each can be changed by a step; see docs/builders.md):
 /// - both: TLS 1.2 minimum; OpenSSL security level 2 (set, not inherited from the
-///   system's configuration); OpenSSL's default ciphers.
+///   system's configuration); OpenSSL's default ciphers; no TLS 1.2 renegotiation
+///   (a server's HelloRequest is answered with a no_renegotiation warning).
 /// - Client: peer verification on; the system trust store unless ca_cert() or
 ///   ca_bundle_file() gives CAs; hostname matching with NO_PARTIAL_WILDCARDS; every
 ///   connection must name the host it expects (SslCtx::new_ssl_for_host(),

@@ -250,6 +250,7 @@ class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
  private:
   friend class detail::Owner<Ssl, SSL>;
   friend class SslCtx;
+  friend class TlsEngine;  // its zero-length write (a KeyUpdate answer) reports through io_error
   explicit Ssl(SSL* p) noexcept : Owner(p) {}
   Result<void, SslIoError> handshake_step(int (*step)(SSL*), const char* what);
   SslIoError io_error(int rc, const char* what);

@@ -103,5 +103,33 @@ int main(int argc, char** argv) {
     (void)c.read(b);
     if (auto session = c.get1_session()) seed("session", tag, bytes_of(session->to_der().value()));
   }
+  // Engine sequences: a handshake and an exchange moved whole, then one cut small.
+  // Each op byte is (op | side << 3); see fuzz_engine.cpp.
+  for (int config : {0, 1, 2, 5}) {
+    std::string seq(1, static_cast<char>(config));
+    auto op = [&](int code, int side, int arg) {
+      seq += static_cast<char>(code | side << 3);
+      seq += static_cast<char>(arg);
+    };
+    for (int round = 0; round < 4; ++round) {
+      op(1, 0, 255);  // client -> server, all
+      op(3, 1, 0);    // server handshake and read
+      op(1, 1, 255);  // server -> client, all
+      op(3, 0, 0);    // client handshake and read
+    }
+    op(4, 0, 40);  // client sends
+    op(5, 1, 90);  // server gathers
+    for (int k = 0; k < 30; ++k)
+      op(0, k & 1, 17);  // 18-byte fragments both ways
+    op(7, 0, 0);
+    op(7, 1, 0);
+    op(6, 0, 5);  // key update, requested
+    op(1, 0, 255);
+    op(7, 1, 0);
+    op(6, 1, 1);  // shutdown
+    op(1, 1, 255);
+    op(7, 0, 0);
+    seed("engine", "exchange_" + std::to_string(config), seq);
+  }
   return 0;
 }

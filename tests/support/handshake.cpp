@@ -192,4 +192,98 @@ void read_tickets(Ssl& client) {
   REQUIRE_MESSAGE(r.error() == SslIoError::Kind::WantRead, r.error().to_string());
 }
 
+// ---- TlsEngine ----
+
+std::size_t Fragmenter::next(std::size_t available) noexcept {
+  if (available == 0) return 0;
+  switch (split_) {
+    case Split::Whole:
+      return available;
+    case Split::OneByte:
+      return 1;
+    case Split::Random:
+      break;
+  }
+  state_ ^= state_ << 13;  // xorshift32
+  state_ ^= state_ >> 17;
+  state_ ^= state_ << 5;
+  return std::min<std::size_t>(available, 1 + state_ % 3000);
+}
+
+EnginePair make_engine_pair(const SslCtx& client_ctx, const SslCtx& server_ctx,
+                            const ConnectOptions& options, const EngineOptions& engine_options) {
+  auto client = options.host.empty() || !options.check_name
+                    ? client_ctx.new_ssl()
+                    : client_ctx.new_ssl_for_host(options.host);
+  REQUIRE_MESSAGE(client.has_value(), client.error().to_string());
+  if (!options.host.empty() && !options.check_name) {
+    auto named = client->set_hostname(options.host);
+    REQUIRE_MESSAGE(named.has_value(), named.error().to_string());
+  }
+  if (options.session) {
+    auto offered = client->set_session(*options.session);
+    REQUIRE_MESSAGE(offered.has_value(), offered.error().to_string());
+  }
+  if (options.prepare_client) options.prepare_client(*client);
+  auto server = server_ctx.new_ssl();
+  REQUIRE_MESSAGE(server.has_value(), server.error().to_string());
+  auto c = TlsEngine::client(std::move(*client), engine_options);
+  REQUIRE_MESSAGE(c.has_value(), c.error().to_string());
+  auto s = TlsEngine::server(std::move(*server), engine_options);
+  REQUIRE_MESSAGE(s.has_value(), s.error().to_string());
+  return EnginePair{std::move(*c), std::move(*s)};
+}
+
+std::size_t transfer(TlsEngine& from, TlsEngine& to, Fragmenter& split) {
+  const std::span<const std::byte> out = from.pending_output();
+  if (out.empty()) return 0;
+  const std::size_t want = split.next(out.size());
+  std::size_t moved = 0;
+  if (split.use_feed()) {
+    moved = to.feed(out.first(want));
+  } else {
+    const std::span<std::byte> space = to.input_space(want);
+    std::copy_n(out.data(), space.size(), space.data());
+    to.commit_input(space.size());
+    moved = space.size();
+  }
+  from.consume_output(moved);
+  return moved;
+}
+
+HandshakeOutcome complete_handshake(EnginePair& pair, Fragmenter& split, int max_rounds) {
+  HandshakeOutcome out;
+  auto step = [](TlsEngine& e, std::optional<SslIoError>& error) {
+    auto r = e.handshake();
+    if (r) {
+      error.reset();
+      return true;
+    }
+    error = r.error();
+    return r.error().would_block();
+  };
+  for (out.rounds = 1; out.rounds <= max_rounds; ++out.rounds) {
+    if (!step(pair.client, out.client_error)) return out;
+    transfer(pair.client, pair.server, split);
+    if (!step(pair.server, out.server_error)) return out;
+    transfer(pair.server, pair.client, split);
+    if (pair.client.handshake_done() && pair.server.handshake_done() &&
+        !pair.client.wants_write() && !pair.server.wants_write()) {
+      out.ok = true;
+      return out;
+    }
+  }
+  out.rounds = max_rounds;
+  return out;
+}
+
+EnginePair connect_engines(const SslCtx& client, const SslCtx& server, Fragmenter& split,
+                           const ConnectOptions& options, const EngineOptions& engine_options,
+                           int max_rounds) {
+  EnginePair pair = make_engine_pair(client, server, options, engine_options);
+  HandshakeOutcome outcome = complete_handshake(pair, split, max_rounds);
+  REQUIRE_MESSAGE(outcome.ok, outcome.describe());
+  return pair;
+}
+
 }  // namespace ossl_test

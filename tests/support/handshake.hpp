@@ -118,6 +118,57 @@ Connection connect(const Config& config);
 /// tickets) and REQUIREs that no application data was waiting.
 void read_tickets(Ssl& client);
 
+// ---- the same chain for TlsEngine (ossl/engine.hpp): the test moves every byte ----
+
+/// How transfer() cuts the ciphertext between two engines.
+enum class Split {
+  Whole,    ///< everything pending at once (records coalesced, up to the input capacity)
+  OneByte,  ///< one byte per transfer
+  Random,   ///< 1 to 3000 bytes per transfer, seeded
+};
+
+/// Picks fragment sizes for transfer(); deterministic for a seed.
+class Fragmenter {
+ public:
+  explicit Fragmenter(Split split = Split::Whole, std::uint32_t seed = 1) noexcept
+      : split_(split), state_(seed == 0 ? 1 : seed) {}
+  /// The size of the next fragment, at most `available` (and at least 1 when it is).
+  std::size_t next(std::size_t available) noexcept;
+  /// Alternates between true and false: which input path transfer() takes next.
+  bool use_feed() noexcept { return feed_ = !feed_; }
+
+ private:
+  Split split_;
+  std::uint32_t state_;
+  bool feed_ = false;
+};
+
+/// A client and a server engine, made from new_ssl_for_host / new_ssl.
+struct EnginePair {
+  TlsEngine client;
+  TlsEngine server;
+};
+/// Makes an engine pair, applying `options`' host, session and prepare_client to the
+/// client as attempt() does.
+EnginePair make_engine_pair(const SslCtx& client_ctx, const SslCtx& server_ctx,
+                            const ConnectOptions& options = {},
+                            const EngineOptions& engine_options = {});
+
+/// Moves one fragment of `from`'s pending output into `to` (alternating feed() and
+/// input_space()/commit_input(), so both paths run) and returns how many bytes moved
+/// (0 when nothing is pending or `to` has no room).
+std::size_t transfer(TlsEngine& from, TlsEngine& to, Fragmenter& split);
+
+/// Drives both engines' handshakes, one fragment each way per round, until both
+/// finish, one fails, or `max_rounds` pass.
+HandshakeOutcome complete_handshake(EnginePair& pair, Fragmenter& split, int max_rounds = 100000);
+
+/// make_engine_pair -> complete_handshake, REQUIRing success. `options.max_rounds` is
+/// not used: a round moves one fragment, so the cap is `max_rounds` here.
+EnginePair connect_engines(const SslCtx& client, const SslCtx& server, Fragmenter& split,
+                           const ConnectOptions& options = {},
+                           const EngineOptions& engine_options = {}, int max_rounds = 100000);
+
 /// Both TLS versions, for DOCTEST_VALUE_PARAMETERIZED_DATA style loops.
 inline constexpr TlsVersion kVersions[] = {TlsVersion::Tls12, TlsVersion::Tls13};
 
