@@ -289,6 +289,7 @@ void TlsEngine::commit_input(std::size_t n) noexcept {
 std::size_t TlsEngine::feed(std::span<const std::byte> ciphertext) noexcept {
   if (ciphertext.empty()) return 0;
   const std::span<std::byte> space = input_space(ciphertext.size());
+  if (space.empty()) return 0;  // full, or an empty engine (no buffer: memcpy needs one)
   std::memcpy(space.data(), ciphertext.data(), space.size());
   commit_input(space.size());
   return space.size();
