@@ -2,19 +2,27 @@
 //
 //   tls_server [--cert FILE --key FILE] [--chain FILE] [--port N] [--host ADDR]
 //              [--alpn LIST] [--client-ca FILE] [--tls1.2|--tls1.3]
-//              [--sni NAME=CERT,KEY]...
+//              [--sni NAME=CERT,KEY]... [--timeout SECONDS] [--max-connections N]
 //
-// Answers every HTTP/1.1 request with 200 and a one-line body stating the negotiated
+// Answers one HTTP request per connection with 200 and a one-line body stating the negotiated
 // version, cipher, ALPN, client certificate and SNI name. --sni presents another
 // certificate (CERT may carry its chain) to clients that ask for NAME. Without --cert it generates
 // a CA and a certificate for localhost/127.0.0.1/::1 and prints where it wrote the CA. Serves
-// clients concurrently; stops cleanly on SIGINT/SIGTERM. Prints "listening on HOST:PORT" once ready
-// (port 0 picks a free port). --client-ca requires client certificates.
+// clients concurrently, a thread each, at most --max-connections (default 256) at once: more
+// wait in the listen backlog. --timeout (default 10 s) bounds the handshake and the whole
+// request head together, not each read. Ends each connection as openssl s_server does:
+// close_notify (also in answer to the client's), then a lingering close, so a client still
+// sending sees the response instead of a TCP reset. Stops cleanly on SIGINT/SIGTERM. Prints
+// "listening on HOST:PORT" once ready (port 0 picks a free port). --client-ca requires client
+// certificates.
 #include "net.hpp"
 
 #include <ossl/ossl.hpp>
 #include <ossl/testing/certs.hpp>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -28,7 +36,6 @@
 namespace {
 
 using namespace std::chrono_literals;
-constexpr ossl::io::Timeout kTimeout = 10s;
 
 int g_signal_pipe[2] = {-1, -1};
 
@@ -46,7 +53,7 @@ void on_signal(int) {
   fail(why +
        "\nusage: tls_server [--cert FILE --key FILE] [--chain FILE] [--port N] "
        "[--host ADDR] [--alpn LIST] [--client-ca FILE] [--tls1.2|--tls1.3] "
-       "[--sni NAME=CERT,KEY]...");
+       "[--sni NAME=CERT,KEY]... [--timeout SECONDS] [--max-connections N]");
 }
 
 std::string read_file(const std::string& path) {
@@ -65,8 +72,20 @@ struct Options {
   std::string cert, key, chain, client_ca, host = "127.0.0.1", alpn = "http/1.1";
   std::vector<SniOption> sni;
   long port = 8443;
+  long timeout_s = 10;
+  long max_connections = 256;
   std::optional<ossl::TlsVersion> version;
 };
+
+long number(const std::string& v, long lo, long hi, const char* what) {
+  char* end = nullptr;
+  const long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || n < lo || n > hi) {
+    usage(std::string("bad ") + what + " " + v + " (" + std::to_string(lo) + " to " +
+          std::to_string(hi) + ")");
+  }
+  return n;
+}
 
 Options parse(int argc, char** argv) {
   Options o;
@@ -98,10 +117,11 @@ Options parse(int argc, char** argv) {
     else if (a == "--tls1.3")
       o.version = ossl::TlsVersion::Tls13;
     else if (a == "--port") {
-      char* end = nullptr;
-      const std::string v = value();
-      o.port = std::strtol(v.c_str(), &end, 10);
-      if (*end != '\0' || o.port < 0 || o.port > 65535) usage("bad port " + v);
+      o.port = number(value(), 0, 65535, "port");
+    } else if (a == "--timeout") {
+      o.timeout_s = number(value(), 1, 3600, "timeout");
+    } else if (a == "--max-connections") {
+      o.max_connections = number(value(), 1, 100000, "max-connections");
     } else {
       usage("unknown argument " + a);
     }
@@ -170,23 +190,44 @@ ossl::SslCtx make_context(const Options& o, const ossl::testing::Identity& id) {
   return std::move(*ctx);
 }
 
-// One connection: handshake, read the request head, answer, close.
-void serve(const ossl::SslCtx& ctx, net::Fd fd) {
+// Where the request head ends: after an empty line, whose line ends may be CRLF or a bare
+// LF (RFC 9112 section 2.2 lets a server accept LF alone). npos while incomplete.
+std::size_t head_end(const std::string& request) {
+  for (std::size_t at = request.find('\n'); at != std::string::npos;
+       at = request.find('\n', at + 1)) {
+    std::size_t next = at + 1;
+    if (next < request.size() && request[next] == '\r') ++next;
+    if (next < request.size() && request[next] == '\n') return next + 1;
+  }
+  return std::string::npos;
+}
+
+// One connection: handshake, read the request head, answer, close_notify. The whole of it
+// shares one deadline, so a client trickling a byte at a time cannot hold it longer.
+void answer(const ossl::SslCtx& ctx, int fd, ossl::io::Timeout timeout) {
+  const auto deadline = ossl::io::Clock::now() + timeout;
+  auto left = [&] {
+    return std::max(ossl::io::Timeout::zero(), std::chrono::duration_cast<ossl::io::Timeout>(
+                                                   deadline - ossl::io::Clock::now()));
+  };
   auto made = ctx.new_ssl();
-  if (!made || !ossl::io::set_nonblocking(fd.get()) || !made->set_fd(fd.get())) return;
+  if (!made || !ossl::io::set_nonblocking(fd) || !made->set_fd(fd)) return;
   ossl::Ssl ssl = std::move(*made);
   ssl.set_accept_state();
-  if (auto r = ossl::io::handshake(ssl, kTimeout); !r) {
+  if (auto r = ossl::io::handshake(ssl, left()); !r) {
     std::fprintf(stderr, "tls_server: handshake failed: %s\n", r.error().to_string().c_str());
     return;
   }
   std::string request;
   char buf[4096];
-  while (request.find("\r\n\r\n") == std::string::npos && request.size() < 16384) {
-    auto n = ossl::io::retry(ssl, kTimeout, [&] { return ssl.read(buf); });
-    if (!n) return;  // closed or failed before a full request
+  while (head_end(request) == std::string::npos && request.size() < 16384) {
+    // A client's close_notify is answered with ours inside read_some (so its session
+    // stays resumable); a timeout or truncation just ends the connection.
+    auto n = ossl::io::read_some(ssl, std::span<char>(buf), left());
+    if (!n) return;
     request.append(buf, *n);
   }
+  if (head_end(request) == std::string::npos) return;  // over 16 KiB of head
   auto peer = ssl.peer_certificate();
   const std::string alpn = ssl.alpn_selected().empty() ? "none" : std::string(ssl.alpn_selected());
   const std::string body = "version=" + ossl::to_string(ssl.version()) +
@@ -195,9 +236,16 @@ void serve(const ossl::SslCtx& ctx, net::Fd fd) {
                            " sni=" + std::string(ssl.hostname().value_or("none")) + "\n";
   const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
                                std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-  if (auto r = ossl::io::write_all(ssl, response, kTimeout); !r) return;
-  (void)ossl::io::shutdown(ssl, 1s);
+  if (auto r = ossl::io::write_all(ssl, response, left()); !r) return;
+  (void)ossl::io::shutdown(ssl, std::min<ossl::io::Timeout>(left(), 1s));
   std::fprintf(stderr, "tls_server: %s", body.c_str());
+}
+
+void serve(const ossl::SslCtx& ctx, net::Fd fd, ossl::io::Timeout timeout) {
+  answer(ctx, fd.get(), timeout);
+  // Not a plain close: the client may still be sending (a request body we did not read),
+  // and closing with unread data makes the kernel reset the connection, response and all.
+  ossl::io::lingering_close(fd.release());
 }
 
 }  // namespace
@@ -225,16 +273,19 @@ int main(int argc, char** argv) {
     std::shared_ptr<std::atomic<bool>> done;
   };
   std::vector<Worker> workers;
+  const ossl::io::Timeout timeout = std::chrono::seconds(o.timeout_s);
   for (;;) {
-    pollfd fds[2] = {{listener.fd.get(), POLLIN, 0}, {g_signal_pipe[0], POLLIN, 0}};
-    if (::poll(fds, 2, 1000) < 0 && errno != EINTR) fail("poll failed");
-    if ((fds[1].revents & POLLIN) != 0) break;  // SIGINT/SIGTERM
-    if ((fds[0].revents & POLLIN) != 0) {
+    // At the cap, the listener is not polled: new clients wait in the backlog.
+    const bool at_cap = workers.size() >= static_cast<std::size_t>(o.max_connections);
+    pollfd fds[2] = {{g_signal_pipe[0], POLLIN, 0}, {listener.fd.get(), POLLIN, 0}};
+    if (::poll(fds, at_cap ? 1 : 2, at_cap ? 50 : 1000) < 0 && errno != EINTR) fail("poll failed");
+    if ((fds[0].revents & POLLIN) != 0) break;  // SIGINT/SIGTERM
+    if (!at_cap && (fds[1].revents & POLLIN) != 0) {
       net::Fd client(::accept4(listener.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
       if (client) {
         auto done = std::make_shared<std::atomic<bool>>(false);
-        workers.push_back({std::thread([&ctx, done, fd = std::move(client)]() mutable {
-                             serve(ctx, std::move(fd));
+        workers.push_back({std::thread([&ctx, done, timeout, fd = std::move(client)]() mutable {
+                             serve(ctx, std::move(fd), timeout);
                              *done = true;
                            }),
                            done});

@@ -6,6 +6,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -25,6 +27,13 @@ SslIoError timeout_error(Timeout timeout, bool reading) {
 Timeout left_until(Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<Timeout>(deadline - Clock::now());
   return left < Timeout::zero() ? Timeout::zero() : left;
+}
+
+// The peer closed cleanly: answer with our close_notify unless it is out already. The
+// peer may be gone (it need not wait for ours), so failures only end the attempt.
+void answer_close_notify(Ssl& ssl, Clock::time_point deadline) {
+  if (ssl.shutdown_state().sent) return;
+  (void)retry(ssl, left_until(deadline), [&] { return ssl.shutdown(); });
 }
 
 }  // namespace
@@ -90,7 +99,10 @@ Result<std::size_t, SslIoError> read_to_end(Ssl& ssl, std::string& out, Timeout 
   for (;;) {
     auto n = retry(ssl, left_until(deadline), [&] { return ssl.read(buf); });
     if (!n) {
-      if (n.error() == SslIoError::Kind::ZeroReturn) return total;  // clean close_notify
+      if (n.error() == SslIoError::Kind::ZeroReturn) {  // clean close_notify
+        answer_close_notify(ssl, deadline);
+        return total;
+      }
       return std::move(n).error();  // includes truncation (truncated() == true)
     }
     total += *n;
@@ -101,6 +113,17 @@ Result<std::size_t, SslIoError> read_to_end(Ssl& ssl, std::string& out, Timeout 
     }
     out.append(buf, *n);
   }
+}
+
+Result<std::size_t, SslIoError> read_some(Ssl& ssl, std::span<std::byte> buf, Timeout timeout) {
+  const auto deadline = Clock::now() + timeout;
+  auto n = retry(ssl, timeout, [&] { return ssl.read(buf); });
+  if (!n && n.error() == SslIoError::Kind::ZeroReturn) answer_close_notify(ssl, deadline);
+  return n;
+}
+
+Result<std::size_t, SslIoError> read_some(Ssl& ssl, std::span<char> buf, Timeout timeout) {
+  return read_some(ssl, std::as_writable_bytes(buf), timeout);
 }
 
 Result<ShutdownResult, SslIoError> shutdown(Ssl& ssl, Timeout timeout, bool wait_for_peer,
@@ -124,6 +147,26 @@ Result<ShutdownResult, SslIoError> shutdown(Ssl& ssl, Timeout timeout, bool wait
     if (n.error().sys_errno() == ETIMEDOUT) return ShutdownResult::Sent;
     return std::move(n).error();
   }
+}
+
+void lingering_close(int fd, Timeout linger, std::size_t max_discard) noexcept {
+  if (fd < 0) return;
+  if (::shutdown(fd, SHUT_WR) == 0) {
+    const auto deadline = Clock::now() + linger;
+    std::size_t discarded = 0;
+    char buf[16384];
+    while (discarded < max_discard) {
+      pollfd p{fd, POLLIN, 0};
+      const int ready = ::poll(&p, 1, static_cast<int>(left_until(deadline).count()));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) break;  // the time is up (or poll failed)
+      const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+      if (n <= 0) break;  // the peer closed (or reset)
+      discarded += static_cast<std::size_t>(n);
+    }
+  }
+  ::close(fd);
 }
 
 }  // namespace ossl::io

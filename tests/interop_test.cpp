@@ -13,9 +13,12 @@
 
 #include <doctest/doctest.h>
 
+#include <cerrno>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 using namespace ossl;
 using namespace ossl_test;
@@ -423,6 +426,112 @@ TEST_CASE("the nonblocking_client example completes against tls_server and nginx
       CHECK_MESSAGE(r.output.find("first line: HTTP/1.1 200 OK") != std::string::npos, r.output);
     }
   }
+}
+
+// ------------------------------------------------- how tls_server ends connections
+
+namespace {
+// Threads of a running process (/proc/PID/status).
+int thread_count(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+}  // namespace
+
+TEST_CASE("curl posting a body tls_server does not read gets every response (lingering close)") {
+  const Files& f = files();
+  TempDir dir;
+  const std::string body_path = dir.path("body");
+  std::ofstream(body_path) << std::string(100 * 1024, 'x');
+  OsslServer server = tls_server({});
+  for (int i = 0; i < 10; ++i) {
+    CAPTURE(i);
+    RunResult r = run({"curl", "-sS", "--max-time", "15", "--cacert", f.ca, "--resolve",
+                       "localhost:" + std::to_string(server.port) + ":127.0.0.1", "--data-binary",
+                       "@" + body_path, "https://localhost:" + std::to_string(server.port) + "/"},
+                      kRun);
+    CHECK_MESSAGE(r.status == 0, r.output);
+    CHECK_MESSAGE(r.output.find("version=") != std::string::npos, r.output);
+  }
+}
+
+TEST_CASE("a client that closes first gets close_notify back, and its TLS 1.2 session resumes") {
+  const Files& f = files();
+  OsslServer server = tls_server({"--tls1.2"});
+  TempDir dir;
+  const std::string sess = dir.path("session.pem");
+  auto s_client = [&](const std::string& sess_flag) {
+    // stdin at EOF at once: s_client sends close_notify before any request.
+    return run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(server.port),
+                "-tls1_2", "-no_ticket", "-CAfile", f.ca, sess_flag, sess},
+               kRun);
+  };
+  RunResult first = s_client("-sess_out");
+  REQUIRE_MESSAGE(first.status == 0, first.output);
+  CHECK_MESSAGE(first.output.find("New, TLSv1.2") != std::string::npos, first.output);
+  RunResult second = s_client("-sess_in");
+  REQUIRE_MESSAGE(second.status == 0, second.output);
+  CHECK_MESSAGE(second.output.find("Reused, TLSv1.2") != std::string::npos, second.output);
+}
+
+TEST_CASE("tls_server answers a request head that ends in bare LF") {
+  OsslServer server = tls_server({});
+  const SslCtx ctx = ossl_client(TlsVersion::Tls13, pki().root.cert());
+  ClientRun c = ossl_connect(server.port, ctx, "localhost");
+  REQUIRE_MESSAGE(c.outcome.ok, c.outcome.describe());
+  REQUIRE(io::write_all(c.ssl, "GET / HTTP/1.0\n\n", 5s).has_value());
+  std::string reply;
+  auto n = io::read_to_end(c.ssl, reply, 10s);
+  REQUIRE_MESSAGE(n.has_value(), n.error().to_string());
+  CHECK_MESSAGE(reply.rfind("HTTP/1.1 200 OK\r\n", 0) == 0, reply);
+}
+
+TEST_CASE("tls_server's timeout bounds the whole request, not each read") {
+  OsslServer server = tls_server({"--timeout", "2"});
+  const SslCtx ctx = ossl_client(TlsVersion::Tls13, pki().root.cert());
+  ClientRun c = ossl_connect(server.port, ctx, "localhost");
+  REQUIRE_MESSAGE(c.outcome.ok, c.outcome.describe());
+  // A byte every half second: each read is quick, the request never ends. The server
+  // must end it after about 2 s; 16 bytes take 8 s.
+  const std::string trickle = "GET / HTTP/1.1\r\n";
+  bool closed = false;
+  char buf[256];
+  for (std::size_t i = 0; i < 16 && !closed; ++i) {
+    if (!io::write_all(c.ssl, trickle.substr(i, 1), 2s)) {
+      closed = true;
+      break;
+    }
+    auto r = io::read_some(c.ssl, std::span<char>(buf), 500ms);
+    closed = r.has_value() || r.error().sys_errno() != ETIMEDOUT;
+  }
+  CHECK(closed);
+}
+
+TEST_CASE("tls_server holds at most --max-connections threads; the rest wait in the backlog") {
+  OsslServer server = tls_server({"--max-connections", "4", "--timeout", "30"});
+  std::vector<net::Fd> idle;
+  for (int i = 0; i < 40; ++i) {
+    std::string error;
+    idle.push_back(net::connect_to("127.0.0.1", server.port, 5s, error));
+    REQUIRE_MESSAGE(idle.back(), error);
+  }
+  // Give the accept loop time to take what it will.
+  for (int i = 0; i < 20 && thread_count(server.process->pid()) < 5; ++i)
+    std::this_thread::sleep_for(50ms);
+  const int threads = thread_count(server.process->pid());
+  CHECK(threads >= 2);
+  CHECK(threads <= 5);  // the main thread and 4 connections
+  idle.clear();         // they close; the server serves again
+  const SslCtx ctx = ossl_client(TlsVersion::Tls13, pki().root.cert());
+  ClientRun c = ossl_connect(server.port, ctx, "localhost");
+  REQUIRE_MESSAGE(c.outcome.ok, c.outcome.describe());
+  REQUIRE(io::write_all(c.ssl, kGet, 5s).has_value());
+  std::string reply;
+  CHECK(io::read_to_end(c.ssl, reply, 10s).has_value());
+  CHECK_MESSAGE(reply.find("200 OK") != std::string::npos, reply);
 }
 
 // ---------------------------------------------------------------- PKCS#12 archives

@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 
 #include <cerrno>
+#include <cstring>
 #include <future>
 #include <string>
 #include <thread>
@@ -190,5 +191,64 @@ TEST_CASE("io::shutdown waiting for the peer reads its data in flight, then comp
     CHECK_FALSE(ssl.has_fatal_error());
     CHECK(ssl.shutdown_state() == ShutdownState{true, true});
     CHECK(server.get() == "ok");
+  }
+}
+
+TEST_CASE("read_some answers the peer's close_notify with ours") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    TcpPair tcp = tcp_pair();
+    SslCtx sctx = server_ctx(v);
+    auto server = std::async(std::launch::async, [&]() -> std::string {
+      auto ssl = sctx.new_ssl().value();
+      ssl.set_accept_state();
+      if (auto r = ssl.set_fd(tcp.server.get()); !r) return r.error().to_string();
+      if (auto r = io::handshake(ssl, kTimeout); !r) return r.error().to_string();
+      char buf[64];
+      auto n = io::read_some(ssl, std::span<char>(buf), kTimeout);
+      if (n || n.error() != SslIoError::Kind::ZeroReturn) return "expected ZeroReturn";
+      return ssl.shutdown_state() == ShutdownState{true, true} ? "ok" : "not answered";
+    });
+    auto ssl = client_ctx().new_ssl_for_host("localhost").value();
+    REQUIRE(ssl.set_fd(tcp.client.get()).has_value());
+    REQUIRE(io::handshake(ssl, kTimeout).has_value());
+    // Wait for the server's answer: Complete only if it sent its close_notify.
+    auto closed = io::shutdown(ssl, kTimeout, true);
+    REQUIRE_MESSAGE(closed.has_value(), closed.error().to_string());
+    CHECK(*closed == ShutdownResult::Complete);
+    CHECK(server.get() == "ok");
+  }
+}
+
+TEST_CASE("lingering_close lets a peer that is still sending read the response") {
+  // The server answers without reading the request body. A plain close() with the body
+  // unread sends a TCP reset, which can destroy the response in the client's receive
+  // queue; a lingering close sends FIN after the response and drains the rest.
+  for (int round = 0; round < 5; ++round) {
+    CAPTURE(round);
+    TcpPair tcp = tcp_pair();
+    const std::string body(256 * 1024, 'b');
+    auto client = std::async(std::launch::async, [&]() -> std::string {
+      std::size_t sent = 0;
+      while (sent < body.size()) {  // blocking: the server drains what it does not read
+        const ssize_t n =
+            ::send(tcp.client.get(), body.data() + sent, body.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += static_cast<std::size_t>(n);
+      }
+      std::string reply;
+      char buf[256];
+      for (;;) {
+        const ssize_t n = ::recv(tcp.client.get(), buf, sizeof buf, 0);
+        if (n < 0) return "recv: " + std::string(std::strerror(errno));
+        if (n == 0) return reply;
+        reply.append(buf, static_cast<std::size_t>(n));
+      }
+    });
+    char head[16];
+    REQUIRE(::recv(tcp.server.get(), head, sizeof head, MSG_WAITALL) == sizeof head);
+    REQUIRE(::send(tcp.server.get(), "response", 8, MSG_NOSIGNAL) == 8);
+    io::lingering_close(tcp.server.release(), 5s);
+    CHECK(client.get() == "response");
   }
 }

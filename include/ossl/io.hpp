@@ -65,10 +65,23 @@ auto retry(const Ssl& ssl, Timeout timeout, Step&& step) -> decltype(step()) {
 [[nodiscard]] OSSL_API Result<void, SslIoError> write_all(Ssl& ssl, std::string_view text,
                                                           Timeout timeout);
 
+/// Reads at least one byte into `buf`, waiting for the socket as needed, and returns how
+/// many. When the peer's close_notify arrives instead, answers it with ours (within what
+/// is left of `timeout`; a peer that is gone already is not an error) and returns
+/// ZeroReturn: the peer's shutdown completes, and OpenSSL keeps the session resumable,
+/// which it does not for a connection freed without sending close_notify. Errors as
+/// Ssl::read(). (SSL_read_ex in a retry loop; SSL_shutdown after SSL_ERROR_ZERO_RETURN)
+[[nodiscard]] OSSL_API Result<std::size_t, SslIoError> read_some(Ssl& ssl, std::span<std::byte> buf,
+                                                                 Timeout timeout);
+/// Overload of read_some() for char buffers.
+[[nodiscard]] OSSL_API Result<std::size_t, SslIoError> read_some(Ssl& ssl, std::span<char> buf,
+                                                                 Timeout timeout);
+
 /// Appends everything the peer sends to `out` until its close_notify, and returns the
 /// number of bytes read. A peer that closes without close_notify is an error whose
 /// truncated() is true (the data may be cut short), never a silent success; more than
-/// `max_bytes` is an error too. (SSL_read_ex in a retry loop)
+/// `max_bytes` is an error too. The peer's close_notify is answered as read_some() does.
+/// (SSL_read_ex in a retry loop)
 [[nodiscard]] OSSL_API Result<std::size_t, SslIoError> read_to_end(Ssl& ssl, std::string& out,
                                                                    Timeout timeout,
                                                                    std::size_t max_bytes = 64
@@ -83,5 +96,16 @@ auto retry(const Ssl& ssl, Timeout timeout, Step&& step) -> decltype(step()) {
 /// (SSL_shutdown, then SSL_read_ex until SSL_ERROR_ZERO_RETURN, then SSL_shutdown)
 [[nodiscard]] OSSL_API Result<ShutdownResult, SslIoError> shutdown(
     Ssl& ssl, Timeout timeout, bool wait_for_peer = false, std::string* peer_data = nullptr);
+
+/// Closes a TCP socket the way a server should after its last response, and as
+/// `openssl s_server` does: stops sending (shutdown(SHUT_WR): the peer sees our FIN after
+/// all our data), reads and discards what the peer still sends until it closes, `linger`
+/// passes or `max_discard` bytes came, then closes `fd`. A plain close() with unread
+/// data makes the kernel send a TCP reset, and a peer still sending (an HTTP body the
+/// server did not read) may then lose the response and the alerts before it. Call it
+/// after io::shutdown(). Always closes `fd`; errors are ignored, since the connection
+/// is over either way. (shutdown, poll, recv, close)
+OSSL_API void lingering_close(int fd, Timeout linger = std::chrono::seconds(2),
+                              std::size_t max_discard = std::size_t{1} << 20) noexcept;
 
 }  // namespace ossl::io

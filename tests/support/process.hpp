@@ -28,6 +28,8 @@ class Process {
   /// Waits until its output contains `text`; false after `timeout` or if it exited.
   bool wait_for_output(const std::string& text, std::chrono::milliseconds timeout);
   [[nodiscard]] const std::string& command() const { return command_; }
+  /// Its process id (-1 once reaped).
+  [[nodiscard]] int pid() const { return pid_; }
 
  private:
   int pid_ = -1;
