@@ -217,6 +217,7 @@ TlsEngine& TlsEngine::operator=(TlsEngine&& other) noexcept {
   offered_ = std::exchange(other.offered_, 0);
   eof_ = std::exchange(other.eof_, false);
   wants_read_ = std::exchange(other.wants_read_, false);
+  established_ = std::exchange(other.established_, false);
   if (ssl_) BIO_set_data(SSL_get_rbio(ssl_.native_handle()), this);
   return *this;
 }
@@ -234,7 +235,7 @@ void TlsEngine::free_all() noexcept {
   release_input();
   in_cap_ = offered_ = 0;
   last_taken_ = SslSession();
-  eof_ = wants_read_ = false;
+  eof_ = wants_read_ = established_ = false;
 }
 
 Result<void> TlsEngine::reset(Ssl ssl, bool server) {
@@ -243,7 +244,7 @@ Result<void> TlsEngine::reset(Ssl ssl, bool server) {
   drop_output();
   in_begin_ = in_end_ = offered_ = 0;
   last_taken_ = SslSession();
-  eof_ = wants_read_ = false;
+  eof_ = wants_read_ = established_ = false;
   return attach(std::move(ssl), server);
 }
 
@@ -382,6 +383,7 @@ std::size_t TlsEngine::output_budget() const noexcept {
 // when something is written, so write nothing to get the answer queued.
 void TlsEngine::after_io() {
   SSL* s = ssl_.native_handle();
+  if (!established_ && SSL_is_init_finished(s) == 1) established_ = true;
   if (SSL_get_key_update_type(s) == SSL_KEY_UPDATE_NONE || ssl_.has_fatal_error() ||
       SSL_is_init_finished(s) != 1 || (SSL_get_shutdown(s) & SSL_SENT_SHUTDOWN) != 0) {
     return;
@@ -421,6 +423,7 @@ Result<std::size_t, SslIoError> TlsEngine::send(std::span<const std::byte> data)
   if (budget == 0) return SslIoError(SslIoError::Kind::WantWrite, {}, SSL_ERROR_WANT_WRITE);
   auto r = ssl_.write(data.first(std::min(budget, data.size())));
   if (!r && r.error() == SslIoError::Kind::WantRead) wants_read_ = true;
+  if (r) established_ = true;  // a write succeeds only once the handshake is done
   return r;
 }
 
@@ -440,6 +443,7 @@ Result<std::size_t, SslIoError> TlsEngine::send_gather(
   auto write = [&](std::span<const std::byte> bytes) -> Result<void, SslIoError> {
     auto r = ssl_.write(bytes);
     if (!r) return std::move(r).error();
+    established_ = true;  // a write succeeds only once the handshake is done
     taken += *r;
     return {};
   };
@@ -484,7 +488,9 @@ Result<ShutdownResult, SslIoError> TlsEngine::shutdown() {
 // ---- state ----
 
 bool TlsEngine::handshake_done() const noexcept {
-  return ssl_ && SSL_is_init_finished(ssl_.native_handle()) == 1;
+  // Sticky: Ssl::key_update() puts OpenSSL back "in init" until the KeyUpdate is sent,
+  // and SSL_is_init_finished() is false meanwhile, though the connection is established.
+  return ssl_ && (established_ || SSL_is_init_finished(ssl_.native_handle()) == 1);
 }
 
 bool TlsEngine::peer_closed() const noexcept {

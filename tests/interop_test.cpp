@@ -177,10 +177,22 @@ struct OsslServer {
   std::unique_ptr<Process> process;
   std::uint16_t port = 0;
 };
-OsslServer tls_server(std::vector<std::string> args) {
+// The example servers that answer alike: tls_server (a thread per connection) and, when
+// built with Asio, async_server (coroutines on one thread). Same options, same answers.
+const std::vector<std::string>& example_servers() {
+  static const std::vector<std::string> names = {
+    "tls_server",
+#if defined(OSSL_HAVE_ASYNC_SERVER)
+    "async_server",
+#endif
+  };
+  return names;
+}
+
+OsslServer example_server(const std::string& name, std::vector<std::string> args) {
   const Files& f = files();
-  std::vector<std::string> argv = {kExamples + "/tls_server", "--port", "0",         "--cert",
-                                   f.server_bundle,           "--key",  f.server_key};
+  std::vector<std::string> argv = {kExamples + "/" + name, "--port", "0",         "--cert",
+                                   f.server_bundle,        "--key",  f.server_key};
   argv.insert(argv.end(), args.begin(), args.end());
   OsslServer s;
   s.process = std::make_unique<Process>(argv);
@@ -189,6 +201,9 @@ OsslServer tls_server(std::vector<std::string> args) {
   const std::string out = s.process->output();
   s.port = static_cast<std::uint16_t>(std::stoi(out.substr(out.find("127.0.0.1:") + 10)));
   return s;
+}
+OsslServer tls_server(std::vector<std::string> args) {
+  return example_server("tls_server", std::move(args));
 }
 
 const std::string kGet = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
@@ -268,143 +283,157 @@ TEST_CASE("ossl client refuses each peer server with a wrong CA or a wrong name"
 
 // ===================================================== peer clients -> ossl server
 
-TEST_CASE("curl downloads from tls_server; the server picks ALPN; client certificates") {
-  const Files& f = files();
-  for (TlsVersion v : kVersions) {
-    CAPTURE(version_name(v));
-    const std::vector<std::string> pin =
-        v == TlsVersion::Tls12 ? std::vector<std::string>{"--tlsv1.2", "--tls-max", "1.2"}
-                               : std::vector<std::string>{"--tlsv1.3", "--tls-max", "1.3"};
-    auto curl = [&](std::uint16_t port, std::vector<std::string> extra) {
-      std::vector<std::string> argv = {"curl",
-                                       "-sS",
-                                       "--max-time",
-                                       "15",
-                                       "--cacert",
-                                       f.ca,
-                                       "--resolve",
-                                       "localhost:" + std::to_string(port) + ":127.0.0.1",
-                                       "https://localhost:" + std::to_string(port) + "/"};
-      argv.insert(argv.end(), pin.begin(), pin.end());
-      argv.insert(argv.end(), extra.begin(), extra.end());
-      return run(argv, kRun);
-    };
-    {
-      OsslServer server = tls_server({"--alpn", "http/1.1"});
-      RunResult r = curl(server.port, {"--http2"});  // offers h2 and http/1.1
-      CHECK_MESSAGE(r.status == 0, r.output);
-      CHECK_MESSAGE(r.output.find("version="s + version_name(v)) != std::string::npos, r.output);
-      CHECK_MESSAGE(r.output.find("alpn=http/1.1") != std::string::npos, r.output);
-    }
-    {
-      OsslServer server = tls_server({"--client-ca", f.ca});
-      RunResult with = curl(server.port, {"--cert", f.client_bundle, "--key", f.client_key});
-      CHECK_MESSAGE(with.status == 0, with.output);
-      CHECK_MESSAGE(with.output.find("client=CN=ossl test client") != std::string::npos,
-                    with.output);
-      RunResult without = curl(server.port, {});
-      CHECK_MESSAGE(without.status != 0, without.output);  // certificate required
-      CHECK(without.output.find("version=") == std::string::npos);
+TEST_CASE("curl downloads from the example servers; the server picks ALPN; client certificates") {
+  for (const std::string& name : example_servers()) {
+    CAPTURE(name);
+    const Files& f = files();
+    for (TlsVersion v : kVersions) {
+      CAPTURE(version_name(v));
+      const std::vector<std::string> pin =
+          v == TlsVersion::Tls12 ? std::vector<std::string>{"--tlsv1.2", "--tls-max", "1.2"}
+                                 : std::vector<std::string>{"--tlsv1.3", "--tls-max", "1.3"};
+      auto curl = [&](std::uint16_t port, std::vector<std::string> extra) {
+        std::vector<std::string> argv = {"curl",
+                                         "-sS",
+                                         "--max-time",
+                                         "15",
+                                         "--cacert",
+                                         f.ca,
+                                         "--resolve",
+                                         "localhost:" + std::to_string(port) + ":127.0.0.1",
+                                         "https://localhost:" + std::to_string(port) + "/"};
+        argv.insert(argv.end(), pin.begin(), pin.end());
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return run(argv, kRun);
+      };
+      {
+        OsslServer server = example_server(name, {"--alpn", "http/1.1"});
+        RunResult r = curl(server.port, {"--http2"});  // offers h2 and http/1.1
+        CHECK_MESSAGE(r.status == 0, r.output);
+        CHECK_MESSAGE(r.output.find("version="s + version_name(v)) != std::string::npos, r.output);
+        CHECK_MESSAGE(r.output.find("alpn=http/1.1") != std::string::npos, r.output);
+      }
+      {
+        OsslServer server = example_server(name, {"--client-ca", f.ca});
+        RunResult with = curl(server.port, {"--cert", f.client_bundle, "--key", f.client_key});
+        CHECK_MESSAGE(with.status == 0, with.output);
+        CHECK_MESSAGE(with.output.find("client=CN=ossl test client") != std::string::npos,
+                      with.output);
+        RunResult without = curl(server.port, {});
+        CHECK_MESSAGE(without.status != 0, without.output);  // certificate required
+        CHECK(without.output.find("version=") == std::string::npos);
+      }
     }
   }
 }
 
-TEST_CASE("curl gets the certificate for the name it asks tls_server for (SNI)") {
-  const Files& f = files();
-  const Pki& p = pki();
-  TempDir dir;
-  testing::LeafSpec spec;
-  spec.common_name = "api.example";
-  spec.dns_names = {"api.example"};
-  const testing::Identity api = p.intermediate.issue(spec).value();
-  const std::string bundle = dir.path("api.pem"), key = dir.path("api.key");
-  REQUIRE(api.write_pem(bundle, key).has_value());
-  for (TlsVersion v : kVersions) {
-    CAPTURE(version_name(v));
-    OsslServer server = tls_server({"--sni", "api.example=" + bundle + "," + key,
-                                    v == TlsVersion::Tls12 ? "--tls1.2" : "--tls1.3"});
-    const std::string port = std::to_string(server.port);
-    for (const std::string host : {"api.example", "localhost"}) {
-      CAPTURE(host);
-      // curl checks the certificate against the name it asked for: success means the
-      // server picked the right one, and the body echoes the name it saw.
-      RunResult r = run({"curl", "-sS", "--max-time", "15", "--cacert", f.ca, "--resolve",
-                         host + ":" + port + ":127.0.0.1", "https://" + host + ":" + port + "/"},
-                        kRun);
-      CHECK_MESSAGE(r.status == 0, r.output);
-      CHECK_MESSAGE(r.output.find("sni=" + host) != std::string::npos, r.output);
+TEST_CASE("curl gets the certificate for the name it asks the example servers for (SNI)") {
+  for (const std::string& name : example_servers()) {
+    CAPTURE(name);
+    const Files& f = files();
+    const Pki& p = pki();
+    TempDir dir;
+    testing::LeafSpec spec;
+    spec.common_name = "api.example";
+    spec.dns_names = {"api.example"};
+    const testing::Identity api = p.intermediate.issue(spec).value();
+    const std::string bundle = dir.path("api.pem"), key = dir.path("api.key");
+    REQUIRE(api.write_pem(bundle, key).has_value());
+    for (TlsVersion v : kVersions) {
+      CAPTURE(version_name(v));
+      OsslServer server = example_server(name, {"--sni", "api.example=" + bundle + "," + key,
+                                                v == TlsVersion::Tls12 ? "--tls1.2" : "--tls1.3"});
+      const std::string port = std::to_string(server.port);
+      for (const std::string host : {"api.example", "localhost"}) {
+        CAPTURE(host);
+        // curl checks the certificate against the name it asked for: success means the
+        // server picked the right one, and the body echoes the name it saw.
+        RunResult r = run({"curl", "-sS", "--max-time", "15", "--cacert", f.ca, "--resolve",
+                           host + ":" + port + ":127.0.0.1", "https://" + host + ":" + port + "/"},
+                          kRun);
+        CHECK_MESSAGE(r.status == 0, r.output);
+        CHECK_MESSAGE(r.output.find("sni=" + host) != std::string::npos, r.output);
+      }
     }
   }
 }
 
 TEST_CASE(
-    "openssl s_client talks to tls_server: verification, server ALPN preference, client certs") {
-  const Files& f = files();
-  for (TlsVersion v : kVersions) {
-    CAPTURE(version_name(v));
-    auto s_client = [&](std::uint16_t port, std::vector<std::string> extra) {
-      std::vector<std::string> argv = {"openssl",
-                                       "s_client",
-                                       "-connect",
-                                       "127.0.0.1:" + std::to_string(port),
-                                       "-servername",
-                                       "localhost",
-                                       "-verify_hostname",
-                                       "localhost",
-                                       "-CAfile",
-                                       f.ca,
-                                       "-verify_return_error",
-                                       "-ign_eof",
-                                       v == TlsVersion::Tls12 ? "-tls1_2" : "-tls1_3"};
-      argv.insert(argv.end(), extra.begin(), extra.end());
-      return run(argv, kRun, kGet);
-    };
-    {
-      OsslServer server = tls_server({"--alpn", "x-first,x-second"});
-      RunResult r = s_client(server.port, {"-alpn", "x-second,x-first"});
-      CHECK_MESSAGE(r.status == 0, r.output);
-      CHECK_MESSAGE(r.output.find("Verify return code: 0 (ok)") != std::string::npos, r.output);
-      CHECK_MESSAGE(r.output.find("ALPN protocol: x-first") != std::string::npos, r.output);
-      CHECK_MESSAGE(r.output.find("version="s + version_name(v)) != std::string::npos, r.output);
-    }
-    {
-      OsslServer server = tls_server({"--client-ca", f.ca});
-      RunResult r = s_client(
-          server.port, {"-cert", f.client_bundle, "-cert_chain", f.chain, "-key", f.client_key});
-      CHECK_MESSAGE(r.status == 0, r.output);
-      CHECK_MESSAGE(r.output.find("client=CN=ossl test client") != std::string::npos, r.output);
+    "openssl s_client talks to the example servers: verification, server ALPN preference, client "
+    "certs") {
+  for (const std::string& name : example_servers()) {
+    CAPTURE(name);
+    const Files& f = files();
+    for (TlsVersion v : kVersions) {
+      CAPTURE(version_name(v));
+      auto s_client = [&](std::uint16_t port, std::vector<std::string> extra) {
+        std::vector<std::string> argv = {"openssl",
+                                         "s_client",
+                                         "-connect",
+                                         "127.0.0.1:" + std::to_string(port),
+                                         "-servername",
+                                         "localhost",
+                                         "-verify_hostname",
+                                         "localhost",
+                                         "-CAfile",
+                                         f.ca,
+                                         "-verify_return_error",
+                                         "-ign_eof",
+                                         v == TlsVersion::Tls12 ? "-tls1_2" : "-tls1_3"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return run(argv, kRun, kGet);
+      };
+      {
+        OsslServer server = example_server(name, {"--alpn", "x-first,x-second"});
+        RunResult r = s_client(server.port, {"-alpn", "x-second,x-first"});
+        CHECK_MESSAGE(r.status == 0, r.output);
+        CHECK_MESSAGE(r.output.find("Verify return code: 0 (ok)") != std::string::npos, r.output);
+        CHECK_MESSAGE(r.output.find("ALPN protocol: x-first") != std::string::npos, r.output);
+        CHECK_MESSAGE(r.output.find("version="s + version_name(v)) != std::string::npos, r.output);
+      }
+      {
+        OsslServer server = example_server(name, {"--client-ca", f.ca});
+        RunResult r = s_client(
+            server.port, {"-cert", f.client_bundle, "-cert_chain", f.chain, "-key", f.client_key});
+        CHECK_MESSAGE(r.status == 0, r.output);
+        CHECK_MESSAGE(r.output.find("client=CN=ossl test client") != std::string::npos, r.output);
+      }
     }
   }
 }
 
-TEST_CASE("gnutls-cli talks to tls_server: verification, ALPN, client certs") {
-  const Files& f = files();
-  for (TlsVersion v : kVersions) {
-    CAPTURE(version_name(v));
-    auto gnutls_cli = [&](std::uint16_t port, const std::string& extra) {
-      // gnutls-cli stops at the end of its input; keep it open until the server closes.
-      const std::string cmd =
-          "(printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n'; sleep "
-          "5) | "
-          "gnutls-cli --x509cafile " +
-          f.ca + " -p " + std::to_string(port) +
-          " --sni-hostname localhost --verify-hostname localhost --priority " +
-          (v == TlsVersion::Tls12 ? "NORMAL:-VERS-ALL:+VERS-TLS1.2"
-                                  : "NORMAL:-VERS-ALL:+VERS-TLS1.3") +
-          " " + extra + " 127.0.0.1";
-      return run({"sh", "-c", cmd}, kRun);
-    };
-    {
-      OsslServer server = tls_server({"--alpn", "http/1.1"});
-      RunResult r = gnutls_cli(server.port, "--alpn h2 --alpn http/1.1");
-      CHECK_MESSAGE(r.output.find("version="s + version_name(v)) != std::string::npos, r.output);
-      CHECK_MESSAGE(r.output.find("alpn=http/1.1") != std::string::npos, r.output);
-    }
-    {
-      OsslServer server = tls_server({"--client-ca", f.ca});
-      RunResult r = gnutls_cli(
-          server.port, "--x509certfile " + f.client_bundle + " --x509keyfile " + f.client_key);
-      CHECK_MESSAGE(r.output.find("client=CN=ossl test client") != std::string::npos, r.output);
+TEST_CASE("gnutls-cli talks to the example servers: verification, ALPN, client certs") {
+  for (const std::string& name : example_servers()) {
+    CAPTURE(name);
+    const Files& f = files();
+    for (TlsVersion v : kVersions) {
+      CAPTURE(version_name(v));
+      auto gnutls_cli = [&](std::uint16_t port, const std::string& extra) {
+        // gnutls-cli stops at the end of its input; keep it open until the server closes.
+        const std::string cmd =
+            "(printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n'; "
+            "sleep "
+            "5) | "
+            "gnutls-cli --x509cafile " +
+            f.ca + " -p " + std::to_string(port) +
+            " --sni-hostname localhost --verify-hostname localhost --priority " +
+            (v == TlsVersion::Tls12 ? "NORMAL:-VERS-ALL:+VERS-TLS1.2"
+                                    : "NORMAL:-VERS-ALL:+VERS-TLS1.3") +
+            " " + extra + " 127.0.0.1";
+        return run({"sh", "-c", cmd}, kRun);
+      };
+      {
+        OsslServer server = example_server(name, {"--alpn", "http/1.1"});
+        RunResult r = gnutls_cli(server.port, "--alpn h2 --alpn http/1.1");
+        CHECK_MESSAGE(r.output.find("version="s + version_name(v)) != std::string::npos, r.output);
+        CHECK_MESSAGE(r.output.find("alpn=http/1.1") != std::string::npos, r.output);
+      }
+      {
+        OsslServer server = example_server(name, {"--client-ca", f.ca});
+        RunResult r = gnutls_cli(
+            server.port, "--x509certfile " + f.client_bundle + " --x509keyfile " + f.client_key);
+        CHECK_MESSAGE(r.output.find("client=CN=ossl test client") != std::string::npos, r.output);
+      }
     }
   }
 }
@@ -441,73 +470,86 @@ int thread_count(int pid) {
 }
 }  // namespace
 
-TEST_CASE("curl posting a body tls_server does not read gets every response (lingering close)") {
-  const Files& f = files();
-  TempDir dir;
-  const std::string body_path = dir.path("body");
-  std::ofstream(body_path) << std::string(100 * 1024, 'x');
-  OsslServer server = tls_server({});
-  for (int i = 0; i < 10; ++i) {
-    CAPTURE(i);
-    RunResult r = run({"curl", "-sS", "--max-time", "15", "--cacert", f.ca, "--resolve",
-                       "localhost:" + std::to_string(server.port) + ":127.0.0.1", "--data-binary",
-                       "@" + body_path, "https://localhost:" + std::to_string(server.port) + "/"},
-                      kRun);
-    CHECK_MESSAGE(r.status == 0, r.output);
-    CHECK_MESSAGE(r.output.find("version=") != std::string::npos, r.output);
+TEST_CASE(
+    "curl posting a body the example servers do not read gets every response (lingering close)") {
+  for (const std::string& name : example_servers()) {
+    CAPTURE(name);
+    const Files& f = files();
+    TempDir dir;
+    const std::string body_path = dir.path("body");
+    std::ofstream(body_path) << std::string(100 * 1024, 'x');
+    OsslServer server = example_server(name, {});
+    for (int i = 0; i < 10; ++i) {
+      CAPTURE(i);
+      RunResult r = run({"curl", "-sS", "--max-time", "15", "--cacert", f.ca, "--resolve",
+                         "localhost:" + std::to_string(server.port) + ":127.0.0.1", "--data-binary",
+                         "@" + body_path, "https://localhost:" + std::to_string(server.port) + "/"},
+                        kRun);
+      CHECK_MESSAGE(r.status == 0, r.output);
+      CHECK_MESSAGE(r.output.find("version=") != std::string::npos, r.output);
+    }
   }
 }
 
 TEST_CASE("a client that closes first gets close_notify back, and its TLS 1.2 session resumes") {
-  const Files& f = files();
-  OsslServer server = tls_server({"--tls1.2"});
-  TempDir dir;
-  const std::string sess = dir.path("session.pem");
-  auto s_client = [&](const std::string& sess_flag) {
-    // stdin at EOF at once: s_client sends close_notify before any request.
-    return run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(server.port),
-                "-tls1_2", "-no_ticket", "-CAfile", f.ca, sess_flag, sess},
-               kRun);
-  };
-  RunResult first = s_client("-sess_out");
-  REQUIRE_MESSAGE(first.status == 0, first.output);
-  CHECK_MESSAGE(first.output.find("New, TLSv1.2") != std::string::npos, first.output);
-  RunResult second = s_client("-sess_in");
-  REQUIRE_MESSAGE(second.status == 0, second.output);
-  CHECK_MESSAGE(second.output.find("Reused, TLSv1.2") != std::string::npos, second.output);
-}
-
-TEST_CASE("tls_server answers a request head that ends in bare LF") {
-  OsslServer server = tls_server({});
-  const SslCtx ctx = ossl_client(TlsVersion::Tls13, pki().root.cert());
-  ClientRun c = ossl_connect(server.port, ctx, "localhost");
-  REQUIRE_MESSAGE(c.outcome.ok, c.outcome.describe());
-  REQUIRE(io::write_all(c.ssl, "GET / HTTP/1.0\n\n", 5s).has_value());
-  std::string reply;
-  auto n = io::read_to_end(c.ssl, reply, 10s);
-  REQUIRE_MESSAGE(n.has_value(), n.error().to_string());
-  CHECK_MESSAGE(reply.rfind("HTTP/1.1 200 OK\r\n", 0) == 0, reply);
-}
-
-TEST_CASE("tls_server's timeout bounds the whole request, not each read") {
-  OsslServer server = tls_server({"--timeout", "2"});
-  const SslCtx ctx = ossl_client(TlsVersion::Tls13, pki().root.cert());
-  ClientRun c = ossl_connect(server.port, ctx, "localhost");
-  REQUIRE_MESSAGE(c.outcome.ok, c.outcome.describe());
-  // A byte every half second: each read is quick, the request never ends. The server
-  // must end it after about 2 s; 16 bytes take 8 s.
-  const std::string trickle = "GET / HTTP/1.1\r\n";
-  bool closed = false;
-  char buf[256];
-  for (std::size_t i = 0; i < 16 && !closed; ++i) {
-    if (!io::write_all(c.ssl, trickle.substr(i, 1), 2s)) {
-      closed = true;
-      break;
-    }
-    auto r = io::read_some(c.ssl, std::span<char>(buf), 500ms);
-    closed = r.has_value() || r.error().sys_errno() != ETIMEDOUT;
+  for (const std::string& name : example_servers()) {
+    CAPTURE(name);
+    const Files& f = files();
+    OsslServer server = example_server(name, {"--tls1.2"});
+    TempDir dir;
+    const std::string sess = dir.path("session.pem");
+    auto s_client = [&](const std::string& sess_flag) {
+      // stdin at EOF at once: s_client sends close_notify before any request.
+      return run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(server.port),
+                  "-tls1_2", "-no_ticket", "-CAfile", f.ca, sess_flag, sess},
+                 kRun);
+    };
+    RunResult first = s_client("-sess_out");
+    REQUIRE_MESSAGE(first.status == 0, first.output);
+    CHECK_MESSAGE(first.output.find("New, TLSv1.2") != std::string::npos, first.output);
+    RunResult second = s_client("-sess_in");
+    REQUIRE_MESSAGE(second.status == 0, second.output);
+    CHECK_MESSAGE(second.output.find("Reused, TLSv1.2") != std::string::npos, second.output);
   }
-  CHECK(closed);
+}
+
+TEST_CASE("the example servers answer a request head that ends in bare LF") {
+  for (const std::string& name : example_servers()) {
+    CAPTURE(name);
+    OsslServer server = example_server(name, {});
+    const SslCtx ctx = ossl_client(TlsVersion::Tls13, pki().root.cert());
+    ClientRun c = ossl_connect(server.port, ctx, "localhost");
+    REQUIRE_MESSAGE(c.outcome.ok, c.outcome.describe());
+    REQUIRE(io::write_all(c.ssl, "GET / HTTP/1.0\n\n", 5s).has_value());
+    std::string reply;
+    auto n = io::read_to_end(c.ssl, reply, 10s);
+    REQUIRE_MESSAGE(n.has_value(), n.error().to_string());
+    CHECK_MESSAGE(reply.rfind("HTTP/1.1 200 OK\r\n", 0) == 0, reply);
+  }
+}
+
+TEST_CASE("the example servers' timeout bounds the whole request, not each read") {
+  for (const std::string& name : example_servers()) {
+    CAPTURE(name);
+    OsslServer server = example_server(name, {"--timeout", "2"});
+    const SslCtx ctx = ossl_client(TlsVersion::Tls13, pki().root.cert());
+    ClientRun c = ossl_connect(server.port, ctx, "localhost");
+    REQUIRE_MESSAGE(c.outcome.ok, c.outcome.describe());
+    // A byte every half second: each read is quick, the request never ends. The server
+    // must end it after about 2 s; 16 bytes take 8 s.
+    const std::string trickle = "GET / HTTP/1.1\r\n";
+    bool closed = false;
+    char buf[256];
+    for (std::size_t i = 0; i < 16 && !closed; ++i) {
+      if (!io::write_all(c.ssl, trickle.substr(i, 1), 2s)) {
+        closed = true;
+        break;
+      }
+      auto r = io::read_some(c.ssl, std::span<char>(buf), 500ms);
+      closed = r.has_value() || r.error().sys_errno() != ETIMEDOUT;
+    }
+    CHECK(closed);
+  }
 }
 
 TEST_CASE("tls_server holds at most --max-connections threads; the rest wait in the backlog") {
@@ -533,6 +575,90 @@ TEST_CASE("tls_server holds at most --max-connections threads; the rest wait in 
   CHECK(io::read_to_end(c.ssl, reply, 10s).has_value());
   CHECK_MESSAGE(reply.find("200 OK") != std::string::npos, reply);
 }
+
+#if defined(OSSL_HAVE_ASYNC_SERVER)
+namespace {
+// Sockets a running process holds open (/proc/PID/fd links to "socket:[...]").
+int socket_count(int pid) {
+  int n = 0;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  for (int fd = 0; fd < 4096; ++fd) {
+    char target[64];
+    const std::string link = dir + "/" + std::to_string(fd);
+    const ssize_t len = ::readlink(link.c_str(), target, sizeof target - 1);
+    if (len > 0 && std::string_view(target, static_cast<std::size_t>(len)).rfind("socket:", 0) == 0)
+      ++n;
+  }
+  return n;
+}
+}  // namespace
+
+TEST_CASE("async_server keeps HTTP/1.1 connections alive: curl reuses one for three requests") {
+  const Files& f = files();
+  OsslServer server = example_server("async_server", {});
+  const std::string base = "https://localhost:" + std::to_string(server.port) + "/";
+  TempDir dir;
+  const std::string body_path = dir.path("body");
+  std::ofstream(body_path) << std::string(100 * 1024, 'x');
+  // A GET, a POST whose 100 KB body the server reads past, another GET: one connection.
+  RunResult r = run({"curl",
+                     "-sS",
+                     "-v",
+                     "--max-time",
+                     "15",
+                     "--cacert",
+                     f.ca,
+                     "--resolve",
+                     "localhost:" + std::to_string(server.port) + ":127.0.0.1",
+                     base + "a",
+                     "--next",
+                     "--cacert",
+                     f.ca,
+                     "--data-binary",
+                     "@" + body_path,
+                     base + "b",
+                     "--next",
+                     "--cacert",
+                     f.ca,
+                     base + "c"},
+                    kRun);
+  CHECK_MESSAGE(r.status == 0, r.output);
+  std::size_t answers = 0, reused = 0;
+  for (auto at = r.output.find("version=TLSv1.3"); at != std::string::npos;
+       at = r.output.find("version=TLSv1.3", at + 1))
+    ++answers;
+  for (auto at = r.output.find("Re-using existing connection"); at != std::string::npos;
+       at = r.output.find("Re-using existing connection", at + 1))
+    ++reused;
+  CHECK_MESSAGE(answers == 3, r.output);
+  CHECK_MESSAGE(reused == 2, r.output);
+  CHECK(r.output.find("Connection: keep-alive") != std::string::npos);
+}
+
+TEST_CASE("async_server holds at most --max-connections on its one thread; the rest wait") {
+  OsslServer server = example_server("async_server", {"--max-connections", "4", "--timeout", "30"});
+  const int idle_sockets = socket_count(server.process->pid());  // the listener
+  std::vector<net::Fd> idle;
+  for (int i = 0; i < 40; ++i) {
+    std::string error;
+    idle.push_back(net::connect_to("127.0.0.1", server.port, 5s, error));
+    REQUIRE_MESSAGE(idle.back(), error);
+  }
+  for (int i = 0; i < 20 && socket_count(server.process->pid()) < idle_sockets + 4; ++i)
+    std::this_thread::sleep_for(50ms);
+  std::this_thread::sleep_for(200ms);  // time to take more, were it to
+  CHECK(socket_count(server.process->pid()) == idle_sockets + 4);
+  CHECK(thread_count(server.process->pid()) == 1);
+  idle.clear();  // they close; the server serves again
+  const SslCtx ctx = ossl_client(TlsVersion::Tls13, pki().root.cert());
+  ClientRun c = ossl_connect(server.port, ctx, "localhost");
+  REQUIRE_MESSAGE(c.outcome.ok, c.outcome.describe());
+  REQUIRE(io::write_all(c.ssl, kGet, 5s).has_value());
+  std::string reply;
+  CHECK(io::read_to_end(c.ssl, reply, 10s).has_value());
+  CHECK_MESSAGE(reply.find("200 OK") != std::string::npos, reply);
+}
+#endif
 
 // ---------------------------------------------------------------- PKCS#12 archives
 

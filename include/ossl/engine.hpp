@@ -162,7 +162,9 @@ class OSSL_API TlsEngine {
   /// is pending is clamped. Invalidates the spans handed out before.
   void consume_output(std::size_t n) noexcept;
 
-  /// Returns true when the handshake has completed. (SSL_is_init_finished)
+  /// Returns true once the handshake has completed, and stays true after
+  /// Ssl::key_update() (which OpenSSL reports as "in init" until the KeyUpdate is sent).
+  /// (SSL_is_init_finished)
   [[nodiscard]] bool handshake_done() const noexcept;
   /// Returns true when the last handshake(), read() or send() stopped for want of
   /// ciphertext and none has been fed since: recv() before calling them again.
@@ -222,6 +224,7 @@ class OSSL_API TlsEngine {
   std::size_t offered_ = 0;  // the size of the last input_space()
   bool eof_ = false;
   bool wants_read_ = false;
+  bool established_ = false;  // the handshake completed once (see handshake_done())
 };
 
 }  // namespace ossl

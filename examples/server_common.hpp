@@ -1,0 +1,193 @@
+// Shared by the example servers (tls_server, async_server): their command line, their
+// certificate (from files, or a generated CA whose path they print as "CA certificate:
+// PATH"), their context, and what they answer. Each defines g_program (its name, for
+// messages) before including this file.
+#pragma once
+
+#include <ossl/ossl.hpp>
+#include <ossl/testing/certs.hpp>
+
+#include <stdlib.h>  // mkdtemp
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace server_common {
+
+extern const char* const g_program;
+
+[[noreturn]] inline void fail(const std::string& what) {
+  std::fprintf(stderr, "%s: %s\n", g_program, what.c_str());
+  std::exit(1);
+}
+
+[[noreturn]] inline void usage(const std::string& why) {
+  fail(why + "\nusage: " + g_program +
+       " [--cert FILE --key FILE] [--chain FILE] [--port N] "
+       "[--host ADDR] [--alpn LIST] [--client-ca FILE] [--tls1.2|--tls1.3] "
+       "[--sni NAME=CERT,KEY]... [--timeout SECONDS] [--max-connections N]");
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot read " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct SniOption {
+  std::string name, cert, key;
+};
+
+struct Options {
+  std::string cert, key, chain, client_ca, host = "127.0.0.1", alpn = "http/1.1";
+  std::vector<SniOption> sni;
+  long port = 8443;
+  long timeout_s = 10;
+  long max_connections = 0;  // 0: the server's own default
+  std::optional<ossl::TlsVersion> version;
+};
+
+inline long number(const std::string& v, long lo, long hi, const char* what) {
+  char* end = nullptr;
+  const long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || n < lo || n > hi) {
+    usage(std::string("bad ") + what + " " + v + " (" + std::to_string(lo) + " to " +
+          std::to_string(hi) + ")");
+  }
+  return n;
+}
+
+inline Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--cert")
+      o.cert = value();
+    else if (a == "--key")
+      o.key = value();
+    else if (a == "--chain")
+      o.chain = value();
+    else if (a == "--client-ca")
+      o.client_ca = value();
+    else if (a == "--host")
+      o.host = value();
+    else if (a == "--alpn")
+      o.alpn = value();
+    else if (a == "--sni") {
+      const std::string v = value();
+      const auto eq = v.find('='), comma = v.find(',', eq == std::string::npos ? 0 : eq);
+      if (eq == std::string::npos || comma == std::string::npos) usage("bad --sni " + v);
+      o.sni.push_back({v.substr(0, eq), v.substr(eq + 1, comma - eq - 1), v.substr(comma + 1)});
+    } else if (a == "--tls1.2")
+      o.version = ossl::TlsVersion::Tls12;
+    else if (a == "--tls1.3")
+      o.version = ossl::TlsVersion::Tls13;
+    else if (a == "--port") {
+      o.port = number(value(), 0, 65535, "port");
+    } else if (a == "--timeout") {
+      o.timeout_s = number(value(), 1, 3600, "timeout");
+    } else if (a == "--max-connections") {
+      o.max_connections = number(value(), 1, 100000, "max-connections");
+    } else {
+      usage("unknown argument " + a);
+    }
+  }
+  if (o.cert.empty() != o.key.empty()) usage("--cert and --key go together");
+  return o;
+}
+
+// Certificates from files, or a generated CA + localhost certificate.
+inline ossl::testing::Identity load_identity(const Options& o) {
+  if (!o.cert.empty()) {
+    auto certs = ossl::X509::stack_from_pem(read_file(o.cert));
+    if (!certs) fail("--cert " + o.cert + ": " + certs.error().to_string());
+    auto key = ossl::Pkey<ossl::Private>::from_pem(read_file(o.key));
+    if (!key) fail("--key " + o.key + ": " + key.error().to_string());
+    ossl::testing::Identity id{(*certs)[0], std::move(*key), {}};
+    id.chain.assign(certs->begin() + 1, certs->end());  // a PEM file may carry the chain too
+    if (!o.chain.empty()) {
+      auto chain = ossl::X509::stack_from_pem(read_file(o.chain));
+      if (!chain) fail("--chain " + o.chain + ": " + chain.error().to_string());
+      id.chain.insert(id.chain.end(), chain->begin(), chain->end());
+    }
+    return id;
+  }
+  auto root = ossl::testing::TestCa::create_root(std::string(g_program) + " test CA");
+  if (!root) fail(root.error().to_string());
+  ossl::testing::LeafSpec spec;
+  spec.dns_names = {"localhost"};
+  spec.ip_addresses = {"127.0.0.1", "::1"};
+  auto id = root->issue(spec);
+  if (!id) fail(id.error().to_string());
+  std::string dir_template = "/tmp/ossl-" + std::string(g_program) + "-XXXXXX";
+  char* dir = dir_template.data();
+  if (::mkdtemp(dir) == nullptr) fail("cannot create a temporary directory");
+  const std::string ca_path = std::string(dir) + "/ca.pem";
+  std::ofstream(ca_path) << root->cert().to_pem().value();
+  std::printf("CA certificate: %s\n", ca_path.c_str());
+  return std::move(*id);
+}
+
+inline ossl::SslCtx make_context(const Options& o, const ossl::testing::Identity& id) {
+  auto b = ossl::SslCtxBuilder<ossl::Server>::create().certificate(id.cert).private_key(id.key);
+  for (const auto& c : id.chain)
+    b.add_chain_cert(c);
+  if (o.version) b.min_proto_version(*o.version).max_proto_version(*o.version);
+  if (!o.alpn.empty()) {
+    std::vector<std::string_view> names;
+    std::string_view rest = o.alpn;
+    for (auto at = rest.find(',');; at = rest.find(',')) {
+      names.push_back(rest.substr(0, at));
+      if (at == std::string_view::npos) break;
+      rest.remove_prefix(at + 1);
+    }
+    b.alpn_protos_list(names).alpn_on_mismatch(ossl::AlpnMismatch::Fail);
+  }
+  if (!o.client_ca.empty()) b.client_ca_file(o.client_ca).verify_client(true);
+  for (const SniOption& s : o.sni) {
+    auto certs = ossl::X509::stack_from_pem(read_file(s.cert));
+    if (!certs) fail("--sni " + s.cert + ": " + certs.error().to_string());
+    auto key = ossl::Pkey<ossl::Private>::from_pem(read_file(s.key));
+    if (!key) fail("--sni " + s.key + ": " + key.error().to_string());
+    const std::vector<ossl::X509> chain(certs->begin() + 1, certs->end());
+    b.sni_certificate(s.name, (*certs)[0], *key, chain);
+  }
+  auto ctx = std::move(b).build();
+  if (!ctx) fail(ctx.error().to_string());
+  return std::move(*ctx);
+}
+
+// Where the request head ends: after an empty line, whose line ends may be CRLF or a bare
+// LF (RFC 9112 section 2.2 lets a server accept LF alone). npos while incomplete.
+inline std::size_t head_end(const std::string& request) {
+  for (std::size_t at = request.find('\n'); at != std::string::npos;
+       at = request.find('\n', at + 1)) {
+    std::size_t next = at + 1;
+    if (next < request.size() && request[next] == '\r') ++next;
+    if (next < request.size() && request[next] == '\n') return next + 1;
+  }
+  return std::string::npos;
+}
+
+// The one-line body both servers answer with: what was negotiated.
+inline std::string describe(const ossl::Ssl& ssl) {
+  auto peer = ssl.peer_certificate();
+  const std::string alpn = ssl.alpn_selected().empty() ? "none" : std::string(ssl.alpn_selected());
+  return "version=" + ossl::to_string(ssl.version()) + " cipher=" + std::string(ssl.cipher_name()) +
+         " alpn=" + alpn + " client=" + (peer ? peer->subject_name().value_or("?") : "none") +
+         " sni=" + std::string(ssl.hostname().value_or("none")) + "\n";
+}
+
+}  // namespace server_common
