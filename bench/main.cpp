@@ -7,6 +7,7 @@
 // ossl/raw with its min and max, and allocations per op (OpenSSL's, C++ heap's).
 #include "alloc_counter.hpp"
 #include "cases.hpp"
+#include "stats.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -64,11 +65,7 @@ Sample measure(const Impl& impl, long ops, const std::string& name) {
           static_cast<double>(after.cxx - before.cxx) / n};
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t m = v.size() / 2;
-  return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
+using bench::median;
 
 Report run_case(const Case& c, int pairs) {
   measure(c.raw, std::max(1L, c.ops / 4), c.name);  // warm-up, untimed
@@ -97,17 +94,7 @@ Report run_case(const Case& c, int pairs) {
           pairs};
 }
 
-std::string human_ns(double ns) {
-  char buf[32];
-  if (ns >= 1e6) {
-    std::snprintf(buf, sizeof buf, "%.2f ms", ns / 1e6);
-  } else if (ns >= 1e3) {
-    std::snprintf(buf, sizeof buf, "%.2f us", ns / 1e3);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.0f ns", ns);
-  }
-  return buf;
-}
+using bench::human_ns;
 
 std::vector<Case> make_cases(const bench::Setup& s, bool quick) {
   const std::string v = ossl::to_string(s.version);

@@ -26,6 +26,7 @@
 #include <asio/write.hpp>
 #include <doctest/doctest.h>
 #include <openssl/ssl.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
@@ -932,11 +933,19 @@ TEST_CASE("async_lingering_close lets a peer that is still sending read the resp
 
 TEST_CASE("2,000 connections open at once on one thread, every one verified" *
           doctest::skip(light())) {
+  constexpr int kConnections = 2000;
+  // Both ends live in this process: 4,000 descriptors. Raise the soft limit to the hard
+  // one (a shell's default soft limit may be 1,024).
+  rlimit files{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &files) == 0);
+  files.rlim_cur = files.rlim_max;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &files) == 0);
+  REQUIRE_MESSAGE(files.rlim_cur >= 2 * kConnections + 64,
+                  "the descriptor limit is below what 2,000 connections need");
   asio::io_context io(1);
   const Contexts ctx = contexts(TlsVersion::Tls13);
   tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
   acceptor.listen(asio::socket_base::max_listen_connections);
-  constexpr int kConnections = 2000;
   constexpr std::size_t kMessage = 64;
   int ready = 0;     // clients whose handshake completed
   int open = 0;      // server connections open now

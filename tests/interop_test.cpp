@@ -164,8 +164,21 @@ SslCtx ossl_client(TlsVersion v, const ossl::X509& ca, std::vector<std::string_v
   return std::move(b).build().value();
 }
 
-RunResult https_get(std::uint16_t port, std::vector<std::string> args) {
-  std::vector<std::string> argv = {kExamples + "/https_get",
+// The example clients that behave alike: https_get (blocking, ossl::io) and, when built
+// with Asio, async_get (a coroutine over ossl::AsioStream). Same options, same output.
+const std::vector<std::string>& example_clients() {
+  static const std::vector<std::string> names = {
+    "https_get",
+#if defined(OSSL_HAVE_ASYNC_SERVER)
+    "async_get",
+#endif
+  };
+  return names;
+}
+
+RunResult example_client(const std::string& name, std::uint16_t port,
+                         std::vector<std::string> args) {
+  std::vector<std::string> argv = {kExamples + "/" + name,
                                    "https://localhost:" + std::to_string(port) + "/"};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(std::move(argv), kRun);
@@ -212,21 +225,26 @@ const std::string kGet = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close
 
 // ======================================================= ossl client -> peer servers
 
-TEST_CASE("ossl client downloads from openssl s_server, gnutls-serv and nginx, and resumes") {
+TEST_CASE("the example clients download from openssl s_server, gnutls-serv and nginx, and resume") {
   for (const auto& peer : kPeers) {
     for (TlsVersion v : kVersions) {
       CAPTURE(peer.name);
       CAPTURE(version_name(v));
       PeerServer server = peer.start(v);
-      RunResult r =
-          https_get(server.port, {"--cafile", files().ca, "--alpn", "http/1.1",
-                                  v == TlsVersion::Tls12 ? "--tls1.2" : "--tls1.3", "--resume"});
-      CHECK_MESSAGE(r.status == 0, r.output);
-      CHECK_MESSAGE(r.output.find(peer.body) != std::string::npos, r.output);
-      CHECK_MESSAGE(r.output.find("version : "s + version_name(v)) != std::string::npos, r.output);
-      CHECK_MESSAGE(r.output.find("alpn    : http/1.1") != std::string::npos, r.output);
-      CHECK_MESSAGE(r.output.find("verify  : ok") != std::string::npos, r.output);
-      CHECK_MESSAGE(r.output.find("resumed : yes") != std::string::npos, r.output);
+      for (const std::string& client : example_clients()) {
+        CAPTURE(client);
+        RunResult r =
+            example_client(client, server.port,
+                           {"--cafile", files().ca, "--alpn", "http/1.1",
+                            v == TlsVersion::Tls12 ? "--tls1.2" : "--tls1.3", "--resume"});
+        CHECK_MESSAGE(r.status == 0, r.output);
+        CHECK_MESSAGE(r.output.find(peer.body) != std::string::npos, r.output);
+        CHECK_MESSAGE(r.output.find("version : "s + version_name(v)) != std::string::npos,
+                      r.output);
+        CHECK_MESSAGE(r.output.find("alpn    : http/1.1") != std::string::npos, r.output);
+        CHECK_MESSAGE(r.output.find("verify  : ok") != std::string::npos, r.output);
+        CHECK_MESSAGE(r.output.find("resumed : yes") != std::string::npos, r.output);
+      }
     }
   }
 }
@@ -272,11 +290,14 @@ TEST_CASE("ossl client refuses each peer server with a wrong CA or a wrong name"
       CHECK_FALSE(wrong_name.outcome.ok);
       CHECK(wrong_name.ssl.verify_result().code == X509_V_ERR_HOSTNAME_MISMATCH);
 
-      RunResult r = https_get(server.port, {"--cafile", files().other_ca});
-      CHECK(r.status == 2);
-      CHECK_MESSAGE(r.output.find("certificate verification failed: unable to get local issuer "
-                                  "certificate") != std::string::npos,
-                    r.output);
+      for (const std::string& client : example_clients()) {
+        CAPTURE(client);
+        RunResult r = example_client(client, server.port, {"--cafile", files().other_ca});
+        CHECK(r.status == 2);
+        CHECK_MESSAGE(r.output.find("certificate verification failed: unable to get local issuer "
+                                    "certificate") != std::string::npos,
+                      r.output);
+      }
     }
   }
 }
