@@ -193,7 +193,9 @@ std::pair<tcp::socket, tcp::socket> socket_pair(asio::io_context& io, tcp::accep
 }
 
 // Makes a pair of streams over connected sockets, before the handshake; the client
-// checks the host name "localhost" the same way on both (SSL_set1_host).
+// checks the host name "localhost" the same way on both (X509_VERIFY_PARAM_set1_host on
+// the SSL's parameters: what ossl does, and what the SSL_set1_host deprecated in OpenSSL
+// 4.0 did).
 template <class S>
 StreamPair<S> over(tcp::socket c, tcp::socket s, Contexts& ctx,
                    const ossl::EngineOptions& options = {}) {
@@ -207,7 +209,7 @@ StreamPair<S> over(tcp::socket c, tcp::socket s, Contexts& ctx,
     p.client = std::make_unique<Theirs>(std::move(c), ctx.asio_client);
     p.server = std::make_unique<Theirs>(std::move(s), ctx.asio_server);
     SSL_set_tlsext_host_name(p.client->native_handle(), "localhost");
-    SSL_set1_host(p.client->native_handle(), "localhost");
+    X509_VERIFY_PARAM_set1_host(SSL_get0_param(p.client->native_handle()), "localhost", 0);
   }
   return p;
 }
@@ -373,7 +375,7 @@ void gather_wire(asio::io_context& io, tcp::acceptor& acceptor, Contexts& ctx, c
   } else {
     client = std::make_unique<S>(std::move(c), ctx.asio_client);
     SSL_set_tlsext_host_name(client->native_handle(), "localhost");
-    SSL_set1_host(client->native_handle(), "localhost");
+    X509_VERIFY_PARAM_set1_host(SSL_get0_param(client->native_handle()), "localhost", 0);
   }
   Ours server(std::move(s));
   (void)server.set_server(ctx.ossl.server.new_ssl().value());
