@@ -156,6 +156,7 @@ inline std::error_code to_asio_error(const SslIoError& e) {
   return make_error_code(AsioErrc::TlsFailure);
 }
 
+/// @cond
 namespace detail {
 
 // async_lingering_close()'s operation: half-close, then drain until the peer closes, the
@@ -203,6 +204,7 @@ struct LingeringCloseOp {
 };
 
 }  // namespace detail
+/// @endcond
 
 /// Closes a TCP socket the way a server should after its last response, as
 /// io::lingering_close() does for a file descriptor and `openssl s_server` does: stops
