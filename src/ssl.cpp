@@ -311,13 +311,19 @@ Result<ShutdownResult, SslIoError> Ssl::shutdown() {
   detail::clear_error_queue();
   errno = 0;
   const int rc = SSL_shutdown(native_handle());
-  if (rc == 1) return ShutdownResult::Complete;
-  if (rc == 0) return ShutdownResult::Sent;
-  const int code = SSL_get_error(native_handle(), rc);
-  if (code == SSL_ERROR_WANT_READ && (SSL_get_shutdown(native_handle()) & SSL_SENT_SHUTDOWN)) {
-    // Ours is out, the peer's has not arrived yet on a non-blocking transport.
-    return ShutdownResult::Sent;
+  const int code = rc == 1 || rc == 0 ? SSL_ERROR_NONE : SSL_get_error(native_handle(), rc);
+  const bool sent_or_done = rc >= 0 || (code == SSL_ERROR_WANT_READ &&
+                                        (SSL_get_shutdown(native_handle()) & SSL_SENT_SHUTDOWN));
+  if (sent_or_done && ERR_peek_error() != 0) {
+    // SSL_shutdown read the peer's records while waiting for its close_notify and met a
+    // fatal alert, yet reported progress: the connection is dead, and the records say
+    // why. Report them (and leave the thread's queue empty) instead of "Sent".
+    fatal_ = true;
+    return SslIoError(Kind::Ssl, ErrorStack::drain().with_context("Ssl::shutdown"), SSL_ERROR_SSL);
   }
+  if (rc == 1) return ShutdownResult::Complete;
+  // rc == 0, or WantRead with ours out: the peer's has not arrived yet.
+  if (sent_or_done) return ShutdownResult::Sent;
   // WantWrite: close_notify could not be written yet; call again when writable.
   return io_error(rc, "Ssl::shutdown");
 }

@@ -573,3 +573,36 @@ TEST_CASE("bad options and empty engines are refused with errors naming the prob
   CHECK(none.pending_output().empty());
   CHECK_FALSE(none.take_session().has_value());
 }
+
+TEST_CASE(
+    "a fatal alert met while shutdown waits is an error, not Complete, and leaves no record") {
+  // The client sends close_notify; the server, handed a corrupted copy, answers with a
+  // fatal alert; the client's next shutdown() reads that alert. OpenSSL then reports the
+  // shutdown complete (a fatal alert counts as the peer's close) and leaves the alert's
+  // record in the thread's queue.
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    const Contexts ctx = engine_contexts(v);
+    Fragmenter whole;
+    EnginePair p = connect_engines(ctx.client, ctx.server, whole);
+    settle(p);
+    auto first = p.client.shutdown();
+    REQUIRE(first.has_value());
+    CHECK(*first == ShutdownResult::Sent);
+    const auto out = p.client.pending_output();
+    std::vector<std::byte> wire(out.begin(), out.end());
+    REQUIRE_FALSE(wire.empty());
+    p.client.consume_output(wire.size());
+    wire.back() ^= std::byte{1};  // the record's tag no longer matches
+    REQUIRE(p.server.feed(wire) == wire.size());
+    std::string got;
+    CHECK(drain(p.server, got) == SslIoError::Kind::Ssl);
+    while (transfer(p.server, p.client, whole) != 0) {
+    }
+    auto second = p.client.shutdown();
+    CHECK(ERR_peek_error() == 0);
+    REQUIRE_FALSE(second.has_value());
+    CHECK(second.error() == SslIoError::Kind::Ssl);
+    CHECK(p.client.has_fatal_error());
+  }
+}
