@@ -36,6 +36,15 @@ constexpr std::string_view kHybridGroup = "X25519MLKEM768";
 // when its list has no FFDHE group.
 constexpr std::string_view kFfdheGroup = "ffdhe2048";
 
+// The TLS 1.2 suites a server builder offers by default: forward secrecy (ECDHE) and AEAD
+// only, as rustls offers: Mozilla's intermediate list without its DHE suites (which need
+// FFDHE parameters; mozilla_intermediate() adds them). OpenSSL's DEFAULT would also
+// offer static-RSA key exchange (no forward secrecy) and CBC suites (LUCKY13).
+constexpr std::string_view kForwardSecretAead =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
 // The security level every builder sets (OpenSSL's SECLEVEL 2: at least 112-bit
 // security, so RSA/DH keys of 2048 bits and more, no SHA-1 signatures), whatever the
 // system's configuration or OpenSSL's compiled-in default (1 before OpenSSL 3.2).
@@ -73,6 +82,12 @@ SslCtxBuilder<R> SslCtxBuilder<R>::create() {
       // Secure default: no partial wildcards ("f*.example.com") for any connection.
       X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(b.ctx_.native_handle()),
                                       HostnameFlags::NO_PARTIAL_WILDCARDS.bits());
+    }
+    if constexpr (std::same_as<R, Server>) {
+      // Secure default: TLS 1.2 only with forward-secret AEAD suites (TLS 1.3's are all).
+      if (auto r = b.ctx_.set_cipher_list(kForwardSecretAead); !r) {
+        b.fail("create", std::move(r).error());
+      }
     }
   } else {
     b.fail("create", std::move(ctx).error());

@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -1103,4 +1104,66 @@ TEST_CASE("presets keep the post-quantum hybrid group first where OpenSSL has it
   Attempt o = handshake(client, server);
   REQUIRE(o.outcome.ok);
   CHECK(o.pair.client.group_name() == (has_hybrid ? "X25519MLKEM768" : "x25519"));
+}
+
+TEST_CASE("a default server accepts only forward-secret AEAD suites in TLS 1.2") {
+  // Every TLS 1.2 suite OpenSSL knows, offered alone by a client that accepts anything
+  // (security level 0), against default servers with an ECDSA and with an RSA
+  // certificate: the suites accepted are listed, and must all be ECDHE + AEAD.
+  SSL_CTX* all = SSL_CTX_new(TLS_client_method());
+  REQUIRE(all != nullptr);
+  REQUIRE(SSL_CTX_set_cipher_list(all, "ALL:COMPLEMENTOFALL:@SECLEVEL=0") == 1);
+  std::vector<std::string> names;
+  STACK_OF(SSL_CIPHER)* ciphers = SSL_CTX_get_ciphers(all);
+  for (int i = 0; i < sk_SSL_CIPHER_num(ciphers); ++i) {
+    const SSL_CIPHER* c = sk_SSL_CIPHER_value(ciphers, i);
+    // The TLS 1.3 suites are configured apart (and are all forward-secret AEAD).
+    if (std::string_view(SSL_CIPHER_get_version(c)) != "TLSv1.3")
+      names.emplace_back(SSL_CIPHER_get_name(c));
+  }
+  SSL_CTX_free(all);
+  REQUIRE(names.size() > 20);  // RSA, DHE, PSK, CBC, ... suites to refuse
+
+  testing::LeafSpec spec;
+  spec.dns_names = {"localhost"};
+  spec.key_type = testing::KeyType::Rsa2048;
+  const testing::Identity rsa = pki().intermediate.issue(spec).value();
+  struct Server {
+    const char* name;
+    SslCtx ctx;
+    std::vector<std::string> expected;
+  };
+  Server servers[] = {
+      {"ECDSA",
+       server_builder(TlsVersion::Tls12).build().value(),
+       {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305"}},
+      {"RSA",
+       ServerB::create()
+           .max_proto_version(TlsVersion::Tls12)
+           .certificate(rsa.cert)
+           .add_chain_cert(pki().intermediate.cert())
+           .private_key(rsa.key)
+           .build()
+           .value(),
+       {"ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-CHACHA20-POLY1305"}},
+  };
+  for (Server& server : servers) {
+    CAPTURE(std::string(server.name));
+    std::vector<std::string> accepted;
+    for (const std::string& name : names) {
+      SslCtx client = raw_client((name + ":@SECLEVEL=0").c_str());
+      REQUIRE(client.set_max_proto_version(TlsVersion::Tls12).has_value());
+      if (handshake(client, server.ctx).outcome.ok) accepted.push_back(name);
+    }
+    ERR_clear_error();
+    std::string list;
+    for (const auto& a : accepted)
+      list += a + " ";
+    CAPTURE(list);
+    std::sort(accepted.begin(), accepted.end());
+    std::sort(server.expected.begin(), server.expected.end());
+    CHECK(accepted == server.expected);
+  }
 }

@@ -34,14 +34,16 @@ concept Role = std::same_as<R, Client> || std::same_as<R, Server>;
 ///
 /// Defaults (each can be changed by a step; see docs/builders.md):
 /// - both: TLS 1.2 minimum; OpenSSL security level 2 (set, not inherited from the
-///   system's configuration); OpenSSL's default ciphers; no TLS 1.2 renegotiation
+///   system's configuration); no TLS 1.2 renegotiation
 ///   (a server's HelloRequest is answered with a no_renegotiation warning).
 /// - Client: peer verification on; the system trust store unless ca_cert() or
 ///   ca_bundle_file() gives CAs; hostname matching with NO_PARTIAL_WILDCARDS; every
 ///   connection must name the host it expects (SslCtx::new_ssl_for_host(),
 ///   Ssl::set_peer_host(), or verify_hostname() here), else its handshake fails.
-/// - Server: a session id context ("ossl"), so sessions of verified clients resume;
-///   certificate(), private_key() required and checked against each other at build().
+/// - Server: TLS 1.2 suites with forward secrecy and AEAD only (ECDHE with AES-GCM or
+///   ChaCha20-Poly1305: no static-RSA key exchange, no CBC); a session id context
+///   ("ossl"), so sessions of verified clients resume; certificate(), private_key()
+///   required and checked against each other at build().
 ///
 /// Errors: the first failing step is kept, with its name ("SslCtxBuilder<Client>::
 /// cipher_list") and OpenSSL's records; later steps do nothing; build() returns it.
@@ -89,7 +91,9 @@ class OSSL_API SslCtxBuilder {
   }
   ///@}
   ///@{
-  /// TLS 1.2 cipher list, OpenSSL syntax. Default: OpenSSL's. (SSL_CTX_set_cipher_list)
+  /// TLS 1.2 cipher list, OpenSSL syntax. Default: servers, forward-secret AEAD suites
+  /// only (ECDHE with AES-GCM or ChaCha20-Poly1305); clients, OpenSSL's.
+  /// (SSL_CTX_set_cipher_list)
   SslCtxBuilder& cipher_list(std::string_view list) &;
   SslCtxBuilder&& cipher_list(std::string_view list) && { return std::move(cipher_list(list)); }
   ///@}
