@@ -358,8 +358,8 @@ class AsioStream {
     return to_asio_error(e);
   }
 
-  // Why a write-side operation cannot start, or {} when it can.
-  std::error_code write_precondition() const {
+  // Why a read, write or shutdown cannot start, or {} when it can.
+  std::error_code precondition() const {
     if (!engine_) return AsioErrc::NoConnection;
     if (engine_.has_fatal_error()) return AsioErrc::ConnectionFailed;
     if (!engine_.handshake_done()) return AsioErrc::HandshakeNotDone;
@@ -372,11 +372,11 @@ class AsioStream {
   void flush(Self& self) {
     flushing_ = true;
     std::array<std::span<const std::byte>, kMaxFlush> spans;
-    flush_count_ = engine_.pending_output_buffers(spans);
-    for (std::size_t i = 0; i < flush_count_; ++i) {
+    const std::size_t count = engine_.pending_output_buffers(spans);
+    for (std::size_t i = 0; i < count; ++i) {
       flush_bufs_[i] = ::asio::const_buffer(spans[i].data(), spans[i].size());
     }
-    next_.async_write_some(std::span<const ::asio::const_buffer>(flush_bufs_.data(), flush_count_),
+    next_.async_write_some(std::span<const ::asio::const_buffer>(flush_bufs_.data(), count),
                            std::move(self));
   }
   // Accounts for a finished write of the next layer. Returns true when the caller must
@@ -483,12 +483,7 @@ class AsioStream {
         case State::start: {
           if (s->read_busy_) {
             result = AsioErrc::OperationInProgress;
-          } else if (!s->engine_) {
-            result = AsioErrc::NoConnection;
-          } else if (!s->engine_.handshake_done()) {
-            result = AsioErrc::HandshakeNotDone;
-          } else if (s->engine_.has_fatal_error()) {
-            result = AsioErrc::ConnectionFailed;
+          } else if ((result = s->precondition())) {
           } else if (target().size() == 0) {
             result = {};
           } else {
@@ -607,7 +602,7 @@ class AsioStream {
         case State::start:
           if (s->write_busy_) {
             result = AsioErrc::OperationInProgress;
-          } else if ((result = s->write_precondition())) {
+          } else if ((result = s->precondition())) {
           } else if (::asio::buffer_size(buffers) == 0) {
             result = {};
           } else {
@@ -672,7 +667,7 @@ class AsioStream {
         case State::start:
           if (s->write_busy_) {
             result = AsioErrc::OperationInProgress;
-          } else if (!(result = s->write_precondition())) {
+          } else if (!(result = s->precondition())) {
             auto r = s->engine_.shutdown();
             if (!r) {
               result = s->fail(r.error());
@@ -749,8 +744,8 @@ class AsioStream {
   // the wait (the operation checks which).
   timer write_idle_;
   timer read_idle_;
+  // The buffers of the write in flight: the next layer reads them until it completes.
   std::array<::asio::const_buffer, kMaxFlush> flush_bufs_{};
-  std::size_t flush_count_ = 0;
   std::error_code flush_error_{};
   bool flushing_ = false;    // a write of the next layer is in flight
   bool read_busy_ = false;   // a read-side operation (or the handshake) is pending
