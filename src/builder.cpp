@@ -79,9 +79,11 @@ SslCtxBuilder<R> SslCtxBuilder<R>::create() {
     // no_renegotiation warning instead. (SSL_CTX_set_options returns the new options.)
     SSL_CTX_set_options(b.ctx_.native_handle(), SSL_OP_NO_RENEGOTIATION);
     if constexpr (std::same_as<R, Client>) {
-      // Secure default: no partial wildcards ("f*.example.com") for any connection.
-      X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(b.ctx_.native_handle()),
-                                      HostnameFlags::NO_PARTIAL_WILDCARDS.bits());
+      // Secure default: no partial wildcards ("f*.example.com"), no subject CN match
+      // (the verification policy keeps the latter whatever flags are set later).
+      X509_VERIFY_PARAM_set_hostflags(
+          SSL_CTX_get0_param(b.ctx_.native_handle()),
+          (HostnameFlags::NO_PARTIAL_WILDCARDS | HostnameFlags::NEVER_CHECK_SUBJECT).bits());
     }
     if constexpr (std::same_as<R, Server>) {
       // Secure default: TLS 1.2 only with forward-secret AEAD suites (TLS 1.3's are all).
@@ -288,15 +290,26 @@ Result<SslCtx> SslCtxBuilder<R>::build() & {
         if (!trust_given_ && !default_paths_loaded_) {
           if (auto r = ctx_.set_default_verify_paths(); !r) return r;
         }
-        // ossl's trampoline owns the verify slot (installed when the context was
-        // made); the policy it reads decides the host rule.
+        // ossl owns the verification slots (installed when the context was made); the
+        // policy they read decides the checks after OpenSSL's.
         ctx_.set_verify(SslVerifyMode::PEER);
-        if (auto r = detail::set_verify_policy(
-                ctx_.native_handle(), detail::VerifyPolicy{require_hostname_}, "set_verify_policy");
+        detail::VerifyPolicy policy;
+        policy.require_host = require_hostname_;
+        policy.match_subject_cn = match_subject_cn_;
+        policy.refuse_ca_leaf = !accept_ca_leaf_;
+        policy.pins = std::move(pins_);
+        policy.hook = std::move(hook_);
+        if (auto r = detail::set_verify_policy(ctx_.native_handle(), std::move(policy),
+                                               "set_verify_policy");
             !r) {
           return r;
         }
       } else {
+        if (!pins_.empty() || hook_) {
+          return ErrorStack::message(
+              "pins and a verification hook need verification, which "
+              "danger_accept_invalid_certs() turned off: they would never be checked");
+        }
         ctx_.set_verify(SslVerifyMode::NONE);
       }
       if (alpn_) {
@@ -514,6 +527,53 @@ template <Role R>
     SslCtxBuilder<R>& SslCtxBuilder<R>::danger_skip_hostname_verification() & requires kClient {
   return step("danger_skip_hostname_verification", [&]() -> Result<void> {
     require_hostname_ = false;
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::pin_spki_sha256(std::string_view base64) & requires
+    kClient {
+  return step("pin_spki_sha256", [&]() -> Result<void> {
+    auto pin = SpkiPin::from_base64(base64);
+    if (!pin) return std::move(pin).error();
+    pins_.push_back(*pin);
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::pin_spki_sha256(const SpkiPin& pin) & requires kClient {
+  return step("pin_spki_sha256", [&]() -> Result<void> {
+    pins_.push_back(pin);
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::verify_hook(VerifyHook hook) & requires kClient {
+  return step("verify_hook", [&]() -> Result<void> {
+    if (!hook) return ErrorStack::message("empty hook");
+    hook_ = std::move(hook);
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::danger_match_subject_common_name() & requires kClient {
+  return step("danger_match_subject_common_name", [&]() -> Result<void> {
+    match_subject_cn_ = true;
+    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx_.native_handle());  // get0
+    X509_VERIFY_PARAM_set_hostflags(
+        param, X509_VERIFY_PARAM_get_hostflags(param) & ~HostnameFlags::NEVER_CHECK_SUBJECT.bits());
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::danger_accept_ca_as_leaf() & requires kClient {
+  return step("danger_accept_ca_as_leaf", [&]() -> Result<void> {
+    accept_ca_leaf_ = true;
     return {};
   });
 }

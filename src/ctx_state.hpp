@@ -70,6 +70,8 @@ struct CtxState {
   /// Unique among the contexts of this process (never reused): sessions are bound to it.
   const std::uint64_t id;
   Snapshot<VerifyPolicy> verify;
+  /// The last generation number given to a VerifyPolicy of this context.
+  std::atomic<std::uint64_t> verify_generation{0};
   Snapshot<AlpnSelectConfig> alpn;
   Snapshot<SniConfig> sni;
   Snapshot<KeyLogConfig> keylog;

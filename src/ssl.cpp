@@ -415,9 +415,10 @@ std::string_view Ssl::alpn_selected() const noexcept {
 }
 
 VerifyResult Ssl::verify_result() const noexcept {
-  if (!*this) return {X509_V_ERR_UNSPECIFIED, false};
+  if (!*this) return {X509_V_ERR_UNSPECIFIED, false, nullptr};
   const long code = SSL_get_verify_result(native_handle());
-  return {code, code != X509_V_OK || SSL_get0_peer_certificate(native_handle()) != nullptr};
+  return {code, code != X509_V_OK || SSL_get0_peer_certificate(native_handle()) != nullptr,
+          code != X509_V_OK ? detail::verify_reason(native_handle()) : nullptr};
 }
 
 bool Ssl::is_server() const noexcept {

@@ -1,6 +1,7 @@
 #include <ossl/verify.hpp>
 
 #include "ctx_state.hpp"
+#include "internal.hpp"
 #include "siphash.hpp"
 #include "verify_policy.hpp"
 
@@ -8,22 +9,88 @@
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/x509_vfy.h>
 
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ossl {
 
 std::string_view VerifyResult::message() const noexcept {
+  if (reason && !reason->empty()) return *reason;
   if (!checked) return "no peer certificate was verified";
   return X509_verify_cert_error_string(code);
 }
 
+// -------------------------------------------------------------------------- SpkiPin
+
+Result<SpkiPin> SpkiPin::from_base64(std::string_view text) {
+  const std::string_view original = text;
+  for (std::string_view prefix : {"sha256//", "sha256/"}) {
+    if (text.starts_with(prefix)) {
+      text.remove_prefix(prefix.size());
+      break;
+    }
+  }
+  auto bad = [&](const char* why) {
+    return ErrorStack::message("SpkiPin::from_base64: \"" + std::string(original) + "\" " + why);
+  };
+  // 32 bytes are 43 base64 characters and one '=' of padding.
+  if (text.size() != 44) {
+    return bad("is not a SHA-256 pin: expected 44 base64 characters (32 bytes)");
+  }
+  if (text[43] != '=' || text[42] == '=') return bad("is not padded as 32 bytes are ('=' last)");
+  for (std::size_t i = 0; i < 43; ++i) {
+    const char c = text[i];
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '+' || c == '/';
+    if (!ok) return bad("holds a character outside the base64 alphabet");
+  }
+  unsigned char out[33];  // 44 characters decode to 33 bytes, the last from the padding
+  if (EVP_DecodeBlock(out, reinterpret_cast<const unsigned char*>(text.data()), 44) != 33) {
+    return bad("is not valid base64");
+  }
+  SpkiPin pin;
+  std::memcpy(pin.digest_.data(), out, pin.digest_.size());
+  return pin;
+}
+
+Result<SpkiPin> SpkiPin::of(const X509& cert) {
+  if (!cert) return ErrorStack::message("SpkiPin::of: empty X509 (moved from or released)");
+  SpkiPin pin;
+  if (!detail::spki_sha256(cert.native_handle(), pin.digest_))
+    return detail::failure("SpkiPin::of");
+  return pin;
+}
+
+std::string SpkiPin::to_base64() const {
+  unsigned char out[45];  // 44 characters and the NUL EVP_EncodeBlock writes
+  const int n = EVP_EncodeBlock(out, reinterpret_cast<const unsigned char*>(digest_.data()),
+                                static_cast<int>(digest_.size()));
+  return std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
+}
+
 namespace detail {
+
+bool spki_sha256(::X509* cert, std::array<std::byte, 32>& out) noexcept {
+  // get0: the certificate's own SubjectPublicKeyInfo; i2d allocates the DER copy.
+  const X509_PUBKEY* spki = X509_get_X509_PUBKEY(cert);
+  unsigned char* der = nullptr;
+  const int len = spki != nullptr ? i2d_X509_PUBKEY(spki, &der) : -1;
+  unsigned int md_len = 0;
+  const bool ok = len > 0 && EVP_Digest(der, static_cast<std::size_t>(len),
+                                        reinterpret_cast<unsigned char*>(out.data()), &md_len,
+                                        EVP_sha256(), nullptr) == 1;
+  OPENSSL_free(der);
+  return ok && md_len == out.size();
+}
 
 namespace {
 
@@ -32,16 +99,54 @@ constexpr const char* kNoHostMessage =
     "with SslCtx::new_ssl_for_host(), call Ssl::set_peer_host(), or give the builder "
     "verify_hostname() (danger_skip_hostname_verification() turns this check off)";
 
+// ------------------------------------------------------------------- refusal reason
+//
+// ossl's explanation of a refusal is kept beside the connection (an SSL ex_data slot
+// holding a shared_ptr<const std::string>, allocated only when a check refuses), so
+// that Ssl::verify_result() can give it. SSL_dup() must not share the pointer: the
+// dup callback leaves the copy without one.
+
+using Reason = std::shared_ptr<const std::string>;
+
+int reason_index() noexcept {
+  static const int index = SSL_get_ex_new_index(
+      0, nullptr, nullptr,
+      [](CRYPTO_EX_DATA*, const CRYPTO_EX_DATA*, void** from_d, int, long, void*) -> int {
+        *from_d = nullptr;  // what the copy will hold: it starts without a reason
+        return 1;
+      },
+      [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+        delete static_cast<Reason*>(ptr);
+      });
+  return index;
+}
+
+// Records `text` as the connection's refusal reason (replacing an earlier one). A
+// failure to allocate or store it leaves the connection without one: OpenSSL's code
+// and the queued record still say what failed.
+void set_reason(SSL* ssl, std::string text) {
+  const int index = reason_index();
+  if (index < 0) return;
+  auto* fresh = new Reason(std::make_shared<const std::string>(std::move(text)));
+  auto* old = static_cast<Reason*>(SSL_get_ex_data(ssl, index));
+  if (SSL_set_ex_data(ssl, index, fresh) != 1) {
+    delete fresh;
+    return;
+  }
+  delete old;
+}
+
 // ------------------------------------------------------------------ session binding
 //
 // A client session is bound to what its handshake verified: the context (its trust and
-// settings), the verification mode, the host names or IP the leaf was checked against,
-// and the host flags. The binding is two keyed hashes (SipHash-2-4 under a random key
-// drawn once per process) kept in the session's session id context, a 32-byte field a
-// client session does not otherwise use; OpenSSL copies it into every session the
-// connection makes (TLS 1.3 tickets included) and serialises it with the session. It
-// costs no allocation. Bytes 0-7 cover the context, mode and flags; bytes 8-15 also the
-// host, so an error can say which of the two differs.
+// settings), the generation of its verification policy, the verification mode, the
+// host names or IP the leaf was checked against, and the host flags. The binding is two
+// keyed hashes (SipHash-2-4 under a random key drawn once per process) kept in the
+// session's session id context, a 32-byte field a client session does not otherwise
+// use; OpenSSL copies it into every session the connection makes (TLS 1.3 tickets
+// included) and serialises it with the session. It costs no allocation. Bytes 0-7
+// cover the context, policy, mode and flags; bytes 8-15 also the host, so an error can
+// say which of the two differs.
 
 constexpr unsigned int kTagSize = 16;
 using Tag = std::array<unsigned char, kTagSize>;
@@ -83,8 +188,9 @@ void absorb_identity(SipHash24& h, std::uint64_t kind, const char* text) noexcep
 
 // Computes the binding of what `ssl` would verify now; false when the context state or
 // the random key is unavailable (an error is queued). Both hashes take the same header
-// (context id, mode, host flags) in one piece; the second then takes the identities.
-bool binding_tag(SSL* ssl, Tag& out) noexcept {
+// (context id, policy generation, mode, host flags) in one piece; the second then takes
+// the identities.
+bool binding_tag(SSL* ssl, std::uint64_t generation, Tag& out) noexcept {
   const ProcessKey& key = process_key();
   CtxState* state = ctx_state(SSL_get_SSL_CTX(ssl));
   if (!key.ok || state == nullptr) {
@@ -92,10 +198,11 @@ bool binding_tag(SSL* ssl, Tag& out) noexcept {
     return false;
   }
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl);  // get0: the connection's own
-  std::byte header[24];
+  std::byte header[32];
   put_u64(header, state->id);
-  put_u64(header + 8, static_cast<std::uint64_t>(SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER));
-  put_u64(header + 16, X509_VERIFY_PARAM_get_hostflags(param));
+  put_u64(header + 8, generation);
+  put_u64(header + 16, static_cast<std::uint64_t>(SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER));
+  put_u64(header + 24, X509_VERIFY_PARAM_get_hostflags(param));
   SipHash24 ctx_part(key.k[0], key.k[1]);
   ctx_part.update(header);
   SipHash24 full(key.k[2], key.k[3]);
@@ -125,59 +232,241 @@ void unbind(SSL* ssl) noexcept {
   if (SSL_SESSION* s = SSL_get_session(ssl)) (void)SSL_SESSION_set1_id_context(s, nullptr, 0);
 }
 
-// --------------------------------------------------------------------- trampoline
-//
-// The one verify callback of every context whose slot ossl owns. OpenSSL calls it for
-// each certificate it checks, and again for each error; the leaf (depth 0) comes last
-// on success. It never accepts what OpenSSL refused (returns preverify_ok when that is
-// 0), so no check here can weaken verification. On a client it then applies the
-// context's VerifyPolicy and binds the new session to what was verified.
-int verify_trampoline(int preverify_ok, X509_STORE_CTX* store) {
-  auto* ssl = static_cast<SSL*>(
-      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));  // get0
-  if (ssl == nullptr) return preverify_ok;
-  if (preverify_ok != 1) {
-    if (SSL_is_server(ssl) == 0) unbind(ssl);
-    return 0;
-  }
-  if (X509_STORE_CTX_get_error_depth(store) != 0 || SSL_is_server(ssl) == 1) return 1;
-
+// Returns the generation of the context's current verification policy (0: none).
+std::uint64_t current_generation(SSL* ssl) noexcept {
   const CtxState* state = find_ctx_state(SSL_get_SSL_CTX(ssl));
   const std::shared_ptr<const VerifyPolicy> policy =
       state != nullptr ? state->verify.load() : nullptr;
-  if (policy && policy->require_host) {
-    X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(store);  // get0: the store's
-    bool named = X509_VERIFY_PARAM_get0_host(param, 0) != nullptr;
-    if (!named) {
-      ERR_set_mark();  // get1_ip_asc queues an error when no IP is set
-      char* ip = X509_VERIFY_PARAM_get1_ip_asc(param);
-      ERR_pop_to_mark();
-      named = ip != nullptr;
-      OPENSSL_free(ip);
-    }
-    if (!named) {
-      unbind(ssl);
-      X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
-      ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", kNoHostMessage);
-      return 0;
-    }
-  }
+  return policy ? policy->generation : 0;
+}
+
+// Binds the session being established to what was just verified under the policy of
+// `generation`. A failure leaves it unbound (not resumable through ossl), which does
+// not affect the handshake itself.
+void bind(SSL* ssl, std::uint64_t generation) noexcept {
   Tag tag;
   SSL_SESSION* session = SSL_get_session(ssl);  // get0: the session being established
   ERR_set_mark();
-  if (session == nullptr || !binding_tag(ssl, tag) ||
+  if (session == nullptr || !binding_tag(ssl, generation, tag) ||
       SSL_SESSION_set1_id_context(session, tag.data(), kTagSize) != 1) {
-    unbind(ssl);  // not resumable through ossl, but the handshake itself is sound
+    unbind(ssl);
   }
   ERR_pop_to_mark();
+}
+
+// ------------------------------------------------------------------ the checks
+//
+// OpenSSL verifies the chain in X509_verify_cert(): building it, extensions and
+// purpose, the host or IP, revocation (CRLs), signatures and validity, name
+// constraints, policies. ossl's checks run after it returned success, in this order,
+// each only when the one before passed: a host was named; the leaf is not a CA; the
+// pins; the caller's hook. A refusal sets the store's error (the connection's
+// verify_result), queues a record with the reason, keeps the reason for
+// Ssl::verify_result(), and unbinds the session.
+
+// Refuses the peer for `reason` with X509_V_* `code`; returns 0 for the callback.
+int refuse(SSL* ssl, X509_STORE_CTX* store, int code, const std::string& reason) {
+  unbind(ssl);
+  X509_STORE_CTX_set_error_depth(store, 0);
+  X509_STORE_CTX_set_error(store, code);
+  ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", reason.c_str());
+  set_reason(ssl, reason);
+  return 0;
+}
+
+// Returns the subject of `cert` as RFC 2253 text, for messages ("?" when unreadable).
+std::string subject_of(::X509* cert) {
+  X509_up_ref(cert);
+  auto owned = X509::adopt(cert);
+  auto name = owned ? owned->subject_name() : Result<std::string>(owned.error());
+  return name ? *name : std::string("?");
+}
+
+// The first DNS name the connection checks, or its IP as text; empty when none.
+std::string expected_host(X509_VERIFY_PARAM* param) {
+  if (const char* host = X509_VERIFY_PARAM_get0_host(param, 0)) return host;  // get0
+  ERR_set_mark();
+  char* ip = X509_VERIFY_PARAM_get1_ip_asc(param);  // get1; queues an error when unset
+  ERR_pop_to_mark();
+  std::string out = ip != nullptr ? ip : "";
+  OPENSSL_free(ip);
+  return out;
+}
+
+// After a hostname mismatch under a policy that never falls back to the subject CN:
+// returns the explanation when the leaf would have matched through its CN, else empty.
+std::string explain_cn_only(X509_STORE_CTX* store, unsigned int original_flags) {
+  ::X509* leaf = X509_STORE_CTX_get0_cert(store);  // get0
+  const char* host = X509_VERIFY_PARAM_get0_host(X509_STORE_CTX_get0_param(store), 0);
+  if (leaf == nullptr || host == nullptr) return {};
+  if (X509_check_host(leaf, host, 0, original_flags, nullptr) != 1) return {};
+  return std::string("the server certificate names \"") + host +
+         "\" only in its subject common name, not in a subjectAltName; ossl's client "
+         "builder refuses such certificates, as browsers and RFC 9525 do (the builder's "
+         "danger_match_subject_common_name() accepts them)";
+}
+
+// Returns a refusal reason when no certificate of the verified chain (leaf first,
+// anchor last) carries a pinned key; empty when one does.
+std::string check_pins(const VerifyPolicy& policy, STACK_OF(X509) * chain) {
+  const int n = ossl_sk_x509_num(chain);
+  std::vector<std::array<std::byte, 32>> digests(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    if (!spki_sha256(ossl_sk_x509_value(chain, i), digests[static_cast<std::size_t>(i)])) {
+      return "the public key pin of a chain certificate could not be computed";
+    }
+    for (const SpkiPin& pin : policy.pins) {
+      if (pin.digest() == digests[static_cast<std::size_t>(i)]) return {};
+    }
+  }
+  std::string text = "no certificate of the verified chain has a pinned public key; pinned: ";
+  for (std::size_t i = 0; i < policy.pins.size(); ++i) {
+    text += (i == 0 ? "sha256/" : ", sha256/") + policy.pins[i].to_base64();
+  }
+  text += "; the chain has: ";
+  for (int i = 0; i < n; ++i) {
+    if (i != 0) text += ", ";
+    text += subject_of(ossl_sk_x509_value(chain, i)) + " sha256/" +
+            SpkiPin::from_digest(digests[static_cast<std::size_t>(i)]).to_base64();
+  }
+  return text;
+}
+
+// Runs the caller's hook over the verified chain; returns its refusal reason, or empty
+// when it accepts. An exception from it is a refusal naming the exception.
+std::string run_hook(const VerifyHook& hook, STACK_OF(X509) * chain, const std::string& host) {
+  std::vector<X509> certs;
+  const int n = ossl_sk_x509_num(chain);
+  certs.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    ::X509* cert = ossl_sk_x509_value(chain, i);  // get0: the chain's; share adds ours
+    certs.push_back(*X509::share(cert));
+  }
+  const VerifiedPeer peer{certs, host};
+#if defined(__cpp_exceptions)
+  try {
+#endif
+    VerifyVerdict verdict = hook(peer);
+    if (verdict.accepted()) return {};
+    return verdict.reason().empty() ? std::string("rejected by the verification hook")
+                                    : "rejected by the verification hook: " + verdict.reason();
+#if defined(__cpp_exceptions)
+  } catch (const std::exception& e) {
+    return std::string("the verification hook threw: ") + e.what();
+  } catch (...) {
+    return "the verification hook threw an exception that is not a std::exception";
+  }
+#endif
+}
+
+// The checks after OpenSSL's success on a client, in the documented order; returns 1
+// (accepted, session bound) or 0 (refused).
+int client_checks(SSL* ssl, X509_STORE_CTX* store, const VerifyPolicy* policy) {
+  if (policy == nullptr) {
+    bind(ssl, 0);
+    return 1;
+  }
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(store);  // get0: the store's
+  std::string host;
+  const bool need_host = policy->require_host || policy->hook;
+  if (need_host) host = expected_host(param);
+  if (policy->require_host && host.empty()) {
+    return refuse(ssl, store, X509_V_ERR_APPLICATION_VERIFICATION, kNoHostMessage);
+  }
+  STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(store);  // get0: the verified chain
+  ::X509* leaf = ossl_sk_x509_num(chain) > 0 ? ossl_sk_x509_value(chain, 0) : nullptr;
+  if (leaf == nullptr) {
+    return refuse(ssl, store, X509_V_ERR_UNSPECIFIED, "OpenSSL returned no verified chain");
+  }
+  if (policy->refuse_ca_leaf && (X509_get_extension_flags(leaf) & EXFLAG_CA) != 0) {
+    return refuse(ssl, store, X509_V_ERR_APPLICATION_VERIFICATION,
+                  "the server certificate (" + subject_of(leaf) +
+                      ") is a CA certificate (basicConstraints CA:TRUE) presented as the "
+                      "server's own; browsers and webpki refuse that (the builder's "
+                      "danger_accept_ca_as_leaf() accepts it)");
+  }
+  if (!policy->pins.empty()) {
+    if (std::string why = check_pins(*policy, chain); !why.empty()) {
+      return refuse(ssl, store, X509_V_ERR_APPLICATION_VERIFICATION, why);
+    }
+  }
+  if (policy->hook) {
+    if (std::string why = run_hook(policy->hook, chain, host); !why.empty()) {
+      return refuse(ssl, store, X509_V_ERR_APPLICATION_VERIFICATION, why);
+    }
+  }
+  bind(ssl, policy->generation);
   return 1;
+}
+
+// --------------------------------------------------------------------- callbacks
+//
+// ossl owns two slots of every context it makes. The verify callback (called by
+// OpenSSL for each certificate and each error) never accepts what OpenSSL refused and
+// unbinds a failed client session. The certificate verification callback replaces
+// OpenSSL's call of X509_verify_cert() with: the policy's adjustment of the host flags,
+// X509_verify_cert() itself, then ossl's checks on a client. It runs once per full
+// handshake (never on resumption), on the thread doing it.
+
+int verify_trampoline(int preverify_ok, X509_STORE_CTX* store) {
+  if (preverify_ok == 1) return 1;
+  auto* ssl = static_cast<SSL*>(
+      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));  // get0
+  if (ssl != nullptr && SSL_is_server(ssl) == 0) unbind(ssl);
+  return 0;
+}
+
+int cert_verify(X509_STORE_CTX* store, void*) {
+  auto* ssl = static_cast<SSL*>(
+      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));  // get0
+  // A connection whose verify callback was replaced (SSL_set_verify with the caller's
+  // own, as asio::ssl::stream::set_verify_callback does) is verified the caller's way:
+  // OpenSSL's checks and that callback, not ossl's policy, and its session is unbound.
+  if (ssl == nullptr || SSL_is_server(ssl) == 1 ||
+      SSL_get_verify_callback(ssl) != verify_trampoline) {
+    return X509_verify_cert(store);
+  }
+  const CtxState* state = find_ctx_state(SSL_get_SSL_CTX(ssl));
+  const std::shared_ptr<const VerifyPolicy> policy =
+      state != nullptr ? state->verify.load() : nullptr;
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(store);  // get0: this verification's
+  const unsigned int flags = X509_VERIFY_PARAM_get_hostflags(param);
+  const bool forced =
+      policy && !policy->match_subject_cn && (flags & X509_CHECK_FLAG_NEVER_CHECK_SUBJECT) == 0;
+  if (forced) X509_VERIFY_PARAM_set_hostflags(param, flags | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+#if defined(__cpp_exceptions)
+  try {
+#endif
+    if (X509_verify_cert(store) != 1) {
+      unbind(ssl);
+      if (forced && X509_STORE_CTX_get_error(store) == X509_V_ERR_HOSTNAME_MISMATCH) {
+        if (std::string why = explain_cn_only(store, flags); !why.empty()) {
+          return refuse(ssl, store, X509_V_ERR_HOSTNAME_MISMATCH, why);
+        }
+      }
+      return 0;
+    }
+    return client_checks(ssl, store, policy.get());
+#if defined(__cpp_exceptions)
+  } catch (...) {  // std::bad_alloc from a message or the hook's chain
+    return refuse(ssl, store, X509_V_ERR_OUT_OF_MEM, "out of memory in ossl's verification");
+  }
+#endif
 }
 
 }  // namespace
 
+std::shared_ptr<const std::string> verify_reason(const SSL* ssl) noexcept {
+  const int index = reason_index();
+  if (index < 0) return nullptr;
+  const auto* reason = static_cast<const Reason*>(SSL_get_ex_data(ssl, index));
+  return reason != nullptr ? *reason : nullptr;
+}
+
 Result<void> own_verify_slot(SSL_CTX* ctx, const char* what) {
   if (ctx_state(ctx) == nullptr) return failure(what);
   SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), verify_trampoline);
+  SSL_CTX_set_cert_verify_callback(ctx, cert_verify, nullptr);
   return {};
 }
 
@@ -188,7 +477,10 @@ bool owns_verify_slot(const SSL_CTX* ctx) noexcept {
 Result<void> set_verify_policy(SSL_CTX* ctx, VerifyPolicy policy, const char* what) {
   CtxState* state = ctx_state(ctx);
   if (state == nullptr) return failure(what);
-  auto snapshot = std::make_shared<const VerifyPolicy>(policy);
+  // Sessions authenticated under an earlier policy no longer resume: their binding
+  // covers the generation.
+  policy.generation = state->verify_generation.fetch_add(1, std::memory_order_relaxed) + 1;
+  auto snapshot = std::make_shared<const VerifyPolicy>(std::move(policy));
   state->verify.store(std::move(snapshot));
   return {};
 }
@@ -204,13 +496,13 @@ Result<void> check_session_binding(SSL* ssl, const SSL_SESSION* session, const c
         "verification failed); it cannot be resumed here");
   }
   Tag tag;
-  if (!binding_tag(ssl, tag)) return failure(what);
+  if (!binding_tag(ssl, current_generation(ssl), tag)) return failure(what);
   if (CRYPTO_memcmp(bound, tag.data(), 8) != 0) {
     return ErrorStack::message(
         std::string(what) +
         ": the session was authenticated by another context or with other verification "
-        "settings (mode or host flags); resuming it here would skip this context's "
-        "verification");
+        "settings (mode, host flags or verification policy); resuming it here would skip "
+        "this context's verification");
   }
   if (CRYPTO_memcmp(bound + 8, tag.data() + 8, 8) != 0) {
     return ErrorStack::message(
@@ -232,7 +524,7 @@ void recheck_offered_session(SSL* ssl) noexcept {
   unsigned int len = 0;
   const unsigned char* bound = SSL_SESSION_get0_id_context(session, &len);
   Tag tag;
-  bool computed = len == kTagSize && binding_tag(ssl, tag);
+  bool computed = len == kTagSize && binding_tag(ssl, current_generation(ssl), tag);
   // binding_tag queues a record only when it fails (no memory, no random key); the
   // caller emptied the queue just before, so what is there now is only that record.
   if (!computed && ERR_peek_error() != 0) ERR_clear_error();

@@ -3,22 +3,53 @@
 #pragma once
 
 #include <ossl/result.hpp>
+#include <ossl/verify.hpp>
 
 #include <openssl/ssl.h>
 
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
 namespace ossl::detail {
 
-/// What ossl checks after OpenSSL's own chain and name checks succeeded (a snapshot in
-/// the context's CtxState; replaced whole, never changed in place).
+/// What ossl checks on a client after OpenSSL's own chain and name checks succeeded (a
+/// snapshot in the context's CtxState; replaced whole, never changed in place). The
+/// member defaults are OpenSSL's behaviour; the client builder sets ossl's defaults.
 struct VerifyPolicy {
   /// A client connection must name the host it expects (builder contexts): a verified
   /// leaf with no host or IP to match fails with X509_V_ERR_APPLICATION_VERIFICATION.
   bool require_host = false;
+  /// False: host matching never falls back to the subject CN, whatever flags the
+  /// connection set (X509_CHECK_FLAG_NEVER_CHECK_SUBJECT is added for the verification).
+  bool match_subject_cn = true;
+  /// True: a leaf with basicConstraints CA:TRUE is refused.
+  bool refuse_ca_leaf = false;
+  /// When not empty, some certificate of the verified chain must have one of these keys.
+  std::vector<SpkiPin> pins;
+  /// The caller's check, run last.
+  VerifyHook hook;
+  /// Set by set_verify_policy(): sessions are bound to the generation they were
+  /// verified under.
+  std::uint64_t generation = 0;
 };
 
-/// Makes ossl the owner of the context's verify slot: installs the trampoline and keeps
-/// the mode as it is. Attaches the CtxState if missing. Returns the queued error when
-/// the state cannot be attached. (SSL_CTX_set_verify with SSL_CTX_get_verify_mode)
+/// Computes the SHA-256 digest of `cert`'s DER SubjectPublicKeyInfo into `out`; false
+/// (an error queued) on failure. (i2d_X509_PUBKEY, EVP_Digest)
+[[nodiscard]] bool spki_sha256(::X509* cert, std::array<std::byte, 32>& out) noexcept;
+
+/// Returns the reason ossl's verification recorded when it refused the connection's
+/// peer, or null. Shared: the connection keeps its own reference.
+[[nodiscard]] std::shared_ptr<const std::string> verify_reason(const SSL* ssl) noexcept;
+
+/// Makes ossl the owner of the context's verify slot and certificate verification slot:
+/// installs the trampoline (keeping the mode as it is) and the callback that runs
+/// X509_verify_cert() and then ossl's checks. Attaches the CtxState if missing. Returns
+/// the queued error when the state cannot be attached. (SSL_CTX_set_verify with
+/// SSL_CTX_get_verify_mode, SSL_CTX_set_cert_verify_callback)
 [[nodiscard]] Result<void> own_verify_slot(SSL_CTX* ctx, const char* what);
 
 /// Returns true when the context's verify callback is ossl's trampoline.

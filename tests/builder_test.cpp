@@ -221,7 +221,7 @@ TEST_CASE("client defaults: TLS 1.2 floor, verification on, system trust store")
   CHECK(ctx.min_proto_version() == TlsVersion::Tls12);
   CHECK(ctx.verify_mode() == SslVerifyMode::PEER);
   CHECK(X509_VERIFY_PARAM_get_hostflags(SSL_CTX_get0_param(ctx.native_handle())) ==
-        X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        (X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT));
   // Our test root is not in the system store: the server is not trusted.
   auto server = server_builder().build().value();
   Attempt o = handshake(ctx, server);
@@ -743,7 +743,8 @@ TEST_CASE("hostname checks: certificate names x hostnames x flags, through hands
     const char* cn;
     const char* host;
     HostnameFlags flags;
-    long expect;  // X509_V_OK or the verify error
+    long expect;          // X509_V_OK or the verify error, with danger_match_subject_common_name()
+    bool via_cn = false;  // matches only through the subject CN: the default refuses it
   };
   const long kMismatch = X509_V_ERR_HOSTNAME_MISMATCH;
   const Case cases[] = {
@@ -831,7 +832,8 @@ TEST_CASE("hostname checks: certificate names x hostnames x flags, through hands
        "cn-only.example.com",
        "cn-only.example.com",
        HF::NO_PARTIAL_WILDCARDS,
-       X509_V_OK},
+       X509_V_OK,
+       true},
       {"name only in the CN, NEVER_CHECK_SUBJECT",
        {},
        {},
@@ -852,7 +854,8 @@ TEST_CASE("hostname checks: certificate names x hostnames x flags, through hands
        "cn.example.com",
        "cn.example.com",
        HF::ALWAYS_CHECK_SUBJECT,
-       X509_V_OK},
+       X509_V_OK,
+       true},
       {"leading dot, any depth",
        {"a.b.example.com"},
        {},
@@ -875,9 +878,10 @@ TEST_CASE("hostname checks: certificate names x hostnames x flags, through hands
        HF::SINGLE_LABEL_SUBDOMAINS,
        X509_V_OK},
   };
-  auto client = client_builder().build().value();
+  const SslCtx strict = client_builder().build().value();
+  const SslCtx lenient = client_builder().danger_match_subject_common_name().build().value();
   for (const auto& c : cases) {
-    CAPTURE(c.name);
+    CAPTURE(std::string(c.name));
     testing::LeafSpec spec;
     spec.common_name = c.cn;
     spec.dns_names = c.dns;
@@ -889,15 +893,24 @@ TEST_CASE("hostname checks: certificate names x hostnames x flags, through hands
                       .private_key(id.key)
                       .build()
                       .value();
-    Pair pair = make_pair(client, server);
-    pair.client.set_verify_hostname_flags(c.flags);
-    REQUIRE(pair.client.set_verify_hostname(c.host).has_value());
-    const HandshakeOutcome out = complete_handshake(pair);
-    CHECK_MESSAGE(out.ok == (c.expect == X509_V_OK), out.describe());
-    CHECK(pair.client.verify_result().code == c.expect);
-    if (c.expect != X509_V_OK) {
-      REQUIRE(out.client_error);
-      CHECK(out.client_error->stack().contains(ERR_LIB_SSL, SSL_R_CERTIFICATE_VERIFY_FAILED));
+    for (const bool default_policy : {true, false}) {
+      CAPTURE(default_policy);
+      const long expect = default_policy && c.via_cn ? kMismatch : c.expect;
+      Pair pair = make_pair(default_policy ? strict : lenient, server);
+      pair.client.set_verify_hostname_flags(c.flags);
+      REQUIRE(pair.client.set_verify_hostname(c.host).has_value());
+      const HandshakeOutcome out = complete_handshake(pair);
+      CHECK_MESSAGE(out.ok == (expect == X509_V_OK), out.describe());
+      CHECK(pair.client.verify_result().code == expect);
+      if (expect != X509_V_OK) {
+        REQUIRE(out.client_error);
+        CHECK(out.client_error->stack().contains(ERR_LIB_SSL, SSL_R_CERTIFICATE_VERIFY_FAILED));
+      }
+      if (default_policy && c.via_cn) {  // the refusal says why, in the error and the result
+        CHECK(out.describe().find("only in its subject common name") != std::string::npos);
+        CHECK(pair.client.verify_result().message().find("only in its subject common name") !=
+              std::string_view::npos);
+      }
     }
   }
 }

@@ -2,11 +2,15 @@
 
 #include "../src/siphash.hpp"
 #include "support/handshake.hpp"
+#include "support/process.hpp"
 
 #include <doctest/doctest.h>
 #include <openssl/err.h>
 
 #include <algorithm>
+#include <chrono>
+#include <stdexcept>
+#include <vector>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -144,5 +148,317 @@ TEST_CASE("the session binding's SipHash-2-4 matches the reference vectors") {
     for (std::size_t i = 0; i < c.len; i += 3)
       pieces.update(std::span(msg + i, std::min<std::size_t>(3, c.len - i)));
     CHECK(pieces.finish() == c.hash);
+  }
+}
+
+// ------------------------------------------------------------------ SpkiPin
+
+namespace {
+
+// The pin of `cert` as OpenSSL's command-line tools compute it (RFC 7469's recipe):
+// the DER SubjectPublicKeyInfo, SHA-256, base64.
+std::string cli_pin(const ossl::X509& cert) {
+  TempDir dir;
+  const std::string pem = dir.path("cert.pem");
+  REQUIRE(testing::Identity{cert, testing::generate_key(testing::KeyType::EcP256).value(), {}}
+              .write_pem(pem, dir.path("unused.key"))
+              .has_value());
+  const RunResult r = run({"sh", "-c",
+                           "openssl x509 -in '" + pem +
+                               "' -pubkey -noout | openssl pkey -pubin -outform der | "
+                               "openssl dgst -sha256 -binary | base64"},
+                          std::chrono::seconds(20));
+  REQUIRE(r.status == 0);
+  std::string out = r.output;
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r'))
+    out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("SpkiPin: a certificate's pin is the one OpenSSL's tools compute, in every form") {
+  const ossl::X509 certs[] = {pki().server.cert, pki().intermediate.cert(), pki().root.cert()};
+  for (const ossl::X509& cert : certs) {
+    const SpkiPin pin = SpkiPin::of(cert).value();
+    const std::string expected = cli_pin(cert);
+    CHECK(pin.to_base64() == expected);
+    CHECK(SpkiPin::from_base64(expected).value() == pin);
+    CHECK(SpkiPin::from_base64("sha256/" + expected).value() == pin);
+    CHECK(SpkiPin::from_base64("sha256//" + expected).value() == pin);
+  }
+  CHECK_FALSE(SpkiPin::of(pki().server.cert).value() == SpkiPin::of(pki().root.cert()).value());
+}
+
+TEST_CASE("SpkiPin: malformed text is an error that quotes it and says what is wrong") {
+  const std::string good = SpkiPin::of(pki().server.cert).value().to_base64();
+  struct Case {
+    std::string text;
+    const char* complaint;
+  };
+  const Case cases[] = {
+      {"", "expected 44 base64 characters"},
+      {good.substr(0, 43), "expected 44 base64 characters"},
+      {good + "AAAA", "expected 44 base64 characters"},
+      {good.substr(0, 43) + "A", "padded"},
+      {"sha1/" + good, "expected 44 base64 characters"},
+      {good.substr(0, 10) + "*" + good.substr(11), "outside the base64 alphabet"},
+      {good.substr(0, 10) + " " + good.substr(11), "outside the base64 alphabet"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.text);
+    auto pin = SpkiPin::from_base64(c.text);
+    REQUIRE_FALSE(pin.has_value());
+    const std::string message = pin.error().to_string();
+    CHECK(message.find("\"" + c.text + "\"") != std::string::npos);
+    CHECK(message.find(c.complaint) != std::string::npos);
+  }
+}
+
+// ------------------------------------------------------------- pins in handshakes
+
+TEST_CASE("pins: any pinned key of the verified chain passes; nothing else does") {
+  const std::string leaf = SpkiPin::of(pki().server.cert).value().to_base64();
+  const std::string intermediate = SpkiPin::of(pki().intermediate.cert()).value().to_base64();
+  const std::string root = SpkiPin::of(pki().root.cert()).value().to_base64();
+  const std::string other =
+      SpkiPin::of(testing::TestCa::create_root("unrelated").value().cert()).value().to_base64();
+  struct Case {
+    const char* name;
+    std::vector<std::string> pins;
+    bool trust_root;  // false: the client does not trust the chain's root
+    long expect;
+  };
+  const Case cases[] = {
+      {"pin on the leaf", {leaf}, true, X509_V_OK},
+      {"pin on the intermediate", {intermediate}, true, X509_V_OK},
+      {"pin on the root", {root}, true, X509_V_OK},
+      {"wrong pin", {other}, true, X509_V_ERR_APPLICATION_VERIFICATION},
+      {"backup pin after a wrong one", {other, leaf}, true, X509_V_OK},
+      {"a pinned leaf does not make an untrusted chain trusted",
+       {leaf},
+       false,
+       X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY},
+  };
+  for (TlsVersion v : kVersions) {
+    const SslCtx server = builder_server(v);
+    for (const Case& c : cases) {
+      CAPTURE(to_string(v));
+      CAPTURE(std::string(c.name));
+      auto builder = c.trust_root ? client_builder(v)
+                                  : SslCtxBuilder<Client>::create().max_proto_version(v).ca_cert(
+                                        testing::TestCa::create_root().value().cert());
+      for (const std::string& pin : c.pins)
+        builder.pin_spki_sha256(pin);
+      const SslCtx client = std::move(builder).build().value();
+      Attempt a = attempt(client, server);
+      CHECK_MESSAGE(a.outcome.ok == (c.expect == X509_V_OK), a.outcome.describe());
+      CHECK(a.pair.client.verify_result().code == c.expect);
+      if (c.expect == X509_V_ERR_APPLICATION_VERIFICATION) {
+        // The mismatch names the pins it wanted and the keys the chain has.
+        const std::string text = a.outcome.describe();
+        CHECK(text.find("no certificate of the verified chain has a pinned public key") !=
+              std::string::npos);
+        CHECK(text.find("sha256/" + other) != std::string::npos);
+        CHECK(text.find("sha256/" + leaf) != std::string::npos);
+        CHECK(text.find("sha256/" + root) != std::string::npos);
+        CHECK(std::string(a.pair.client.verify_result().message()).find("pinned") !=
+              std::string::npos);
+      }
+    }
+  }
+}
+
+TEST_CASE("pins and hooks are refused at build() when verification is off") {
+  auto pinned = client_builder()
+                    .danger_accept_invalid_certs()
+                    .pin_spki_sha256(SpkiPin::of(pki().server.cert).value())
+                    .build();
+  REQUIRE_FALSE(pinned.has_value());
+  CHECK(pinned.error().to_string().find("would never be checked") != std::string::npos);
+  auto hooked = client_builder()
+                    .danger_accept_invalid_certs()
+                    .verify_hook([](const VerifiedPeer&) { return VerifyVerdict::accept(); })
+                    .build();
+  REQUIRE_FALSE(hooked.has_value());
+  auto malformed = client_builder().pin_spki_sha256("not a pin").build();
+  REQUIRE_FALSE(malformed.has_value());
+  CHECK(malformed.error().to_string().find("pin_spki_sha256") != std::string::npos);
+  CHECK(malformed.error().to_string().find("\"not a pin\"") != std::string::npos);
+}
+
+// ------------------------------------------------------------ verification hook
+
+TEST_CASE("the verification hook sees the verified chain and host, and its verdict holds") {
+  enum class Does { Accept, Reject, RejectSilently, Throw };
+  struct Case {
+    const char* name;
+    Does does;
+    bool ok;
+    const char* in_error;  // text the handshake error and verify_result() carry
+  };
+  const Case cases[] = {
+      {"accepts", Does::Accept, true, ""},
+      {"rejects with a reason", Does::Reject, false,
+       "rejected by the verification hook: serial not on the allow list"},
+      {"rejects without a reason", Does::RejectSilently, false,
+       "rejected by the verification hook"},
+      {"throws", Does::Throw, false, "the verification hook threw: hook exploded"},
+  };
+  for (TlsVersion v : kVersions) {
+    const SslCtx server = builder_server(v);
+    for (const Case& c : cases) {
+      CAPTURE(to_string(v));
+      CAPTURE(std::string(c.name));
+#if !defined(__cpp_exceptions)
+      if (c.does == Does::Throw) continue;
+#endif
+      int calls = 0;
+      std::vector<ossl::X509> seen_chain;
+      std::string seen_host;
+      const SslCtx client = client_builder(v)
+                                .verify_hook([&](const VerifiedPeer& peer) -> VerifyVerdict {
+                                  ++calls;
+                                  seen_chain.assign(peer.chain.begin(), peer.chain.end());
+                                  seen_host = std::string(peer.host);
+                                  switch (c.does) {
+                                    case Does::Accept:
+                                      return VerifyVerdict::accept();
+                                    case Does::Reject:
+                                      return VerifyVerdict::reject("serial not on the allow list");
+                                    case Does::RejectSilently:
+                                      return VerifyVerdict::reject("");
+                                    case Does::Throw:
+#if defined(__cpp_exceptions)
+                                      throw std::runtime_error("hook exploded");
+#else
+                                      break;
+#endif
+                                  }
+                                  return VerifyVerdict::accept();
+                                })
+                                .build()
+                                .value();
+      Attempt a = attempt(client, server);
+      CHECK_MESSAGE(a.outcome.ok == c.ok, a.outcome.describe());
+      CHECK(calls == 1);
+      REQUIRE(seen_chain.size() == 3);
+      CHECK(seen_chain[0] == pki().server.cert);
+      CHECK(seen_chain[1] == pki().intermediate.cert());
+      CHECK(seen_chain[2] == pki().root.cert());
+      CHECK(seen_host == "localhost");
+      if (!c.ok) {
+        CHECK(a.pair.client.verify_result().code == X509_V_ERR_APPLICATION_VERIFICATION);
+        CHECK(a.pair.client.verify_result().message() == c.in_error);
+        CHECK(a.outcome.describe().find(c.in_error) != std::string::npos);
+        CHECK(a.outcome.server_error.has_value());  // the server was told (an alert)
+      } else {
+        CHECK(a.pair.client.verify_result().ok());
+      }
+    }
+  }
+}
+
+TEST_CASE("the verification hook is never asked when OpenSSL's checks failed") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    int calls = 0;
+    const SslCtx client = client_builder(v)
+                              .verify_hook([&](const VerifiedPeer&) {
+                                ++calls;
+                                return VerifyVerdict::accept();
+                              })
+                              .build()
+                              .value();
+    const SslCtx server = builder_server(v);
+    Attempt a = attempt(client, server, ConnectOptions{.host = "wrong.example"});
+    CHECK_FALSE(a.outcome.ok);
+    CHECK(a.pair.client.verify_result().code == X509_V_ERR_HOSTNAME_MISMATCH);
+    CHECK(calls == 0);
+  }
+}
+
+TEST_CASE("a session rejected by the hook never resumes; an accepted one resumes without it") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    bool accept = true;
+    int calls = 0;
+    const SslCtx client =
+        client_builder(v)
+            .verify_hook([&](const VerifiedPeer&) {
+              ++calls;
+              return accept ? VerifyVerdict::accept() : VerifyVerdict::reject("revoked by policy");
+            })
+            .build()
+            .value();
+    const SslCtx server = builder_server(v);
+    Pair first = connect(client, server);
+    read_tickets(first.client);
+    const SslSession session = first.client.get1_session().value();
+    Pair second = connect(client, server, ConnectOptions{.session = session});
+    CHECK(second.client.session_reused());
+    CHECK(calls == 1);  // resumption re-verifies nothing
+  }
+}
+
+// ---------------------------------------------------------- defaults beyond OpenSSL's
+
+TEST_CASE("a CA certificate presented as the server's own is refused unless allowed") {
+  testing::LeafSpec spec;
+  spec.dns_names = {"localhost"};
+  spec.ca = true;
+  spec.key_usage = "critical,digitalSignature,keyCertSign";
+  const testing::Identity ca_leaf = pki().intermediate.issue(spec).value();
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    const SslCtx server = SslCtxBuilder<Server>::create()
+                              .max_proto_version(v)
+                              .certificate(ca_leaf.cert)
+                              .add_chain_cert(pki().intermediate.cert())
+                              .private_key(ca_leaf.key)
+                              .build()
+                              .value();
+    Attempt refused = attempt(client_builder(v).build().value(), server);
+    CHECK_FALSE(refused.outcome.ok);
+    CHECK(refused.pair.client.verify_result().code == X509_V_ERR_APPLICATION_VERIFICATION);
+    CHECK(std::string(refused.pair.client.verify_result().message()).find("CA:TRUE") !=
+          std::string::npos);
+    Attempt allowed = attempt(client_builder(v).danger_accept_ca_as_leaf().build().value(), server);
+    CHECK_MESSAGE(allowed.outcome.ok, allowed.outcome.describe());
+    // The control: the same PKI's ordinary leaf passes the default client.
+    CHECK(attempt(client_builder(v).build().value(), builder_server(v)).outcome.ok);
+  }
+}
+
+TEST_CASE("a host named only in the subject CN is refused by default, whatever the flags") {
+  testing::LeafSpec spec;
+  spec.common_name = "localhost";  // no subjectAltName at all
+  const testing::Identity cn_only = pki().intermediate.issue(spec).value();
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    const SslCtx server = SslCtxBuilder<Server>::create()
+                              .max_proto_version(v)
+                              .certificate(cn_only.cert)
+                              .add_chain_cert(pki().intermediate.cert())
+                              .private_key(cn_only.key)
+                              .build()
+                              .value();
+    const SslCtx strict = client_builder(v).build().value();
+    for (HostnameFlags flags : {HostnameFlags::NONE, HostnameFlags::NO_PARTIAL_WILDCARDS,
+                                HostnameFlags::ALWAYS_CHECK_SUBJECT}) {
+      CAPTURE(flags.bits());
+      Attempt a = attempt(strict, server, ConnectOptions{.prepare_client = [&](Ssl& ssl) {
+                            REQUIRE(ssl.set_peer_host("localhost", flags).has_value());
+                          }});
+      CHECK_FALSE(a.outcome.ok);
+      CHECK(a.pair.client.verify_result().code == X509_V_ERR_HOSTNAME_MISMATCH);
+      CHECK(std::string(a.pair.client.verify_result().message())
+                .find("only in its subject common name") != std::string::npos);
+    }
+    const SslCtx lenient = client_builder(v).danger_match_subject_common_name().build().value();
+    Attempt a = attempt(lenient, server, ConnectOptions{.prepare_client = [](Ssl& ssl) {
+                          REQUIRE(ssl.set_peer_host("localhost", HostnameFlags::NONE).has_value());
+                        }});
+    CHECK_MESSAGE(a.outcome.ok, a.outcome.describe());
   }
 }

@@ -8,6 +8,7 @@
 #include <ossl/result.hpp>
 #include <ossl/ssl.hpp>
 #include <ossl/tls.hpp>
+#include <ossl/verify.hpp>
 #include <ossl/x509.hpp>
 
 #include <concepts>
@@ -37,9 +38,12 @@ concept Role = std::same_as<R, Client> || std::same_as<R, Server>;
 ///   system's configuration); no TLS 1.2 renegotiation
 ///   (a server's HelloRequest is answered with a no_renegotiation warning).
 /// - Client: peer verification on; the system trust store unless ca_cert() or
-///   ca_bundle_file() gives CAs; hostname matching with NO_PARTIAL_WILDCARDS; every
-///   connection must name the host it expects (SslCtx::new_ssl_for_host(),
-///   Ssl::set_peer_host(), or verify_hostname() here), else its handshake fails.
+///   ca_bundle_file() gives CAs; hostname matching with NO_PARTIAL_WILDCARDS and never
+///   through the subject CN (a certificate must name the host in a subjectAltName);
+///   a leaf that is a CA certificate (CA:TRUE) is refused; every connection must name
+///   the host it expects (SslCtx::new_ssl_for_host(), Ssl::set_peer_host(), or
+///   verify_hostname() here), else its handshake fails. No pins, no CRLs, no hook
+///   unless given (docs/verification.md lists every check in order).
 /// - Server: TLS 1.2 suites with forward secrecy and AEAD only (ECDHE with AES-GCM or
 ///   ChaCha20-Poly1305: no static-RSA key exchange, no CBC); a session id context
 ///   ("ossl"), so sessions of verified clients resume; certificate(), private_key()
@@ -385,7 +389,9 @@ class OSSL_API SslCtxBuilder {
   }
   ///@}
   ///@{
-  /// Hostname matching flags for the context. Default: NO_PARTIAL_WILDCARDS.
+  /// Hostname matching flags for the context. Default: NO_PARTIAL_WILDCARDS |
+  /// NEVER_CHECK_SUBJECT. Whatever the flags here or per connection, the subject CN is
+  /// never matched unless danger_match_subject_common_name() is given.
   /// (X509_VERIFY_PARAM_set_hostflags)
   SslCtxBuilder& verify_hostname_flags(HostnameFlags flags) & requires kClient;
   SslCtxBuilder&& verify_hostname_flags(HostnameFlags flags) && requires kClient {
@@ -424,6 +430,54 @@ class OSSL_API SslCtxBuilder {
   SslCtxBuilder& danger_accept_invalid_certs() & requires kClient;
   SslCtxBuilder&& danger_accept_invalid_certs() && requires kClient {
     return std::move(danger_accept_invalid_certs());
+  }
+  ///@}
+  ///@{
+  /// Pins a public key: the server's verified chain (leaf, intermediates or root) must
+  /// contain a certificate whose SubjectPublicKeyInfo hashes (SHA-256) to one of the
+  /// pins given. Call once per pin; give a backup pin for rotation. Checked only after
+  /// OpenSSL verified the chain and name, so a pin never makes an untrusted chain
+  /// trusted. A mismatch fails the handshake naming the pins and the chain's keys.
+  /// Default: no pins. The text form is SpkiPin::from_base64()'s; a malformed pin is an
+  /// error of this step. (SSL_CTX_set_cert_verify_callback, owned by ossl)
+  SslCtxBuilder& pin_spki_sha256(std::string_view base64) & requires kClient;
+  SslCtxBuilder&& pin_spki_sha256(std::string_view base64) && requires kClient {
+    return std::move(pin_spki_sha256(base64));
+  }
+  ///@}
+  ///@{
+  /// Overload taking a parsed pin.
+  SslCtxBuilder& pin_spki_sha256(const SpkiPin& pin) & requires kClient;
+  SslCtxBuilder&& pin_spki_sha256(const SpkiPin& pin) && requires kClient {
+    return std::move(pin_spki_sha256(pin));
+  }
+  ///@}
+  ///@{
+  /// Runs `hook` once per full handshake after every other check passed (see
+  /// VerifyHook); its rejection fails the handshake with its reason, which
+  /// Ssl::verify_result().message() also gives. One hook per context (a second call
+  /// replaces the first). Default: none. (SSL_CTX_set_cert_verify_callback, owned by ossl)
+  SslCtxBuilder& verify_hook(VerifyHook hook) & requires kClient;
+  SslCtxBuilder&& verify_hook(VerifyHook hook) && requires kClient {
+    return std::move(verify_hook(std::move(hook)));
+  }
+  ///@}
+  ///@{
+  /// Warning: lets a certificate that names the host only in its subject common name
+  /// (no subjectAltName match) pass, as OpenSSL, curl and Python do and browsers
+  /// (since 2017) and RFC 9525 do not. (Drops X509_CHECK_FLAG_NEVER_CHECK_SUBJECT.)
+  SslCtxBuilder& danger_match_subject_common_name() & requires kClient;
+  SslCtxBuilder&& danger_match_subject_common_name() && requires kClient {
+    return std::move(danger_match_subject_common_name());
+  }
+  ///@}
+  ///@{
+  /// Warning: accepts a server certificate that is itself a CA (basicConstraints
+  /// CA:TRUE), such as a self-signed certificate made with `openssl req -x509`
+  /// defaults; Firefox and webpki refuse those.
+  SslCtxBuilder& danger_accept_ca_as_leaf() & requires kClient;
+  SslCtxBuilder&& danger_accept_ca_as_leaf() && requires kClient {
+    return std::move(danger_accept_ca_as_leaf());
   }
   ///@}
   ///@{
@@ -471,6 +525,10 @@ class OSSL_API SslCtxBuilder {
   bool trust_given_ = false;
   bool default_paths_loaded_ = false;
   bool require_hostname_ = true;
+  bool match_subject_cn_ = false;
+  bool accept_ca_leaf_ = false;
+  std::vector<SpkiPin> pins_;
+  VerifyHook hook_;
   // Server.
   bool verify_client_ = false;
   bool require_client_cert_ = false;

@@ -231,12 +231,14 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
 
   /// Creates a client connection for `host` in one call, so that SNI and the
   /// certificate name check cannot be forgotten separately: new_ssl(),
-  /// set_connect_state() and Ssl::set_peer_host(host, flags). Returns the first
+  /// set_connect_state() and Ssl::set_peer_host(host, flags) (by default no partial
+  /// wildcards, no subject CN fallback). Returns the first
   /// failing step's error (e.g. an empty host or one with a NUL).
   /// (SSL_new, SSL_set_connect_state, SSL_set_tlsext_host_name,
   /// X509_VERIFY_PARAM_set1_host)
   [[nodiscard]] Result<Ssl> new_ssl_for_host(
-      std::string_view host, HostnameFlags flags = HostnameFlags::NO_PARTIAL_WILDCARDS) const;
+      std::string_view host, HostnameFlags flags = HostnameFlags::NO_PARTIAL_WILDCARDS |
+                                                   HostnameFlags::NEVER_CHECK_SUBJECT) const;
 
   /// Creates a connection from this context; it keeps the context alive.
   /// SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER is set on it, so a write retried after

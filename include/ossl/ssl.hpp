@@ -98,11 +98,14 @@ class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
   [[nodiscard]] Result<void> set_verify_hostname(std::string_view host);
   /// Prepares a client connection for `host`: sends SNI for a DNS name (never for an
   /// IP literal, which RFC 6066 forbids), and requires the certificate to match the
-  /// name (or, for an IP literal, an IP SAN) under `flags`. Verification must be on.
+  /// name (or, for an IP literal, an IP SAN) under `flags`; by default no partial
+  /// wildcards and no fallback to the subject CN (RFC 9525: the name must be in a
+  /// subjectAltName). Verification must be on.
   /// (SSL_set_tlsext_host_name, SSL_set_hostflags, X509_VERIFY_PARAM_set1_host /
   /// X509_VERIFY_PARAM_set1_ip_asc)
   [[nodiscard]] Result<void> set_peer_host(
-      std::string_view host, HostnameFlags flags = HostnameFlags::NO_PARTIAL_WILDCARDS);
+      std::string_view host, HostnameFlags flags = HostnameFlags::NO_PARTIAL_WILDCARDS |
+                                                   HostnameFlags::NEVER_CHECK_SUBJECT);
   /// Sets the protocols this connection offers, in wire format (validated first).
   /// (SSL_set_alpn_protos, which returns 0 on success)
   [[nodiscard]] Result<void> set_alpn_protos(std::span<const std::byte> wire);
@@ -237,8 +240,9 @@ class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
   [[nodiscard]] std::string_view group_name() const noexcept;
   /// Returns the ALPN protocol agreed on, empty when none. (SSL_get0_alpn_selected)
   [[nodiscard]] std::string_view alpn_selected() const noexcept;
-  /// Returns the peer verification result: OpenSSL's code and whether a peer
-  /// certificate was there to verify. (SSL_get_verify_result, SSL_get0_peer_certificate)
+  /// Returns the peer verification result: OpenSSL's code, whether a peer certificate
+  /// was there to verify, and ossl's reason when one of its checks (pins, the hook, a CA
+  /// leaf, a CN-only name) refused it. (SSL_get_verify_result, SSL_get0_peer_certificate)
   [[nodiscard]] VerifyResult verify_result() const noexcept;
   /// Returns true for a server connection. (SSL_is_server)
   [[nodiscard]] bool is_server() const noexcept;

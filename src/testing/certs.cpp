@@ -103,6 +103,7 @@ struct CertParams {
   const std::vector<std::string>* ips;
   Validity validity;
   std::string_view key_usage;  // empty: the default for the role
+  bool leaf_ca = false;        // a leaf (EKU, key usage) that says CA:TRUE anyway
 };
 
 Result<X509> make_cert(const CertParams& p) {
@@ -172,7 +173,8 @@ Result<X509> make_cert(const CertParams& p) {
     const char* value;
     bool wanted;
   } exts[] = {
-      {NID_basic_constraints, p.is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE", true},
+      {NID_basic_constraints,
+       p.is_ca || p.leaf_ca ? "critical,CA:TRUE" : "critical,CA:FALSE", true},
       {NID_key_usage, ku.c_str(), true},
       {NID_ext_key_usage, eku, !p.is_ca},
       {NID_subject_key_identifier, "hash", true},
@@ -261,7 +263,8 @@ Result<TestCa> TestCa::create_root(std::string_view common_name, KeyType key_typ
                          nullptr,
                          nullptr,
                          Validity::days_from_now(365),
-                         {}});
+                         {},
+                         false});
   if (!cert) return std::move(cert).error();
   TestCa ca;
   ca.cert_ = std::move(*cert);
@@ -281,7 +284,8 @@ Result<TestCa> TestCa::create_intermediate(std::string_view common_name, KeyType
                          nullptr,
                          nullptr,
                          Validity::days_from_now(365),
-                         {}});
+                         {},
+                         false});
   if (!cert) return std::move(cert).error();
   TestCa ca;
   ca.cert_ = std::move(*cert);
@@ -295,7 +299,7 @@ Result<Identity> TestCa::issue(const LeafSpec& spec) const {
   auto key = generate_key(spec.key_type);
   if (!key) return std::move(key).error();
   auto cert = make_cert({spec.common_name, &*key, &cert_, &key_, false, spec.usage, &spec.dns_names,
-                         &spec.ip_addresses, spec.validity, spec.key_usage});
+                         &spec.ip_addresses, spec.validity, spec.key_usage, spec.ca});
   if (!cert) return std::move(cert).error();
   return Identity{std::move(*cert), std::move(*key), chain_};
 }

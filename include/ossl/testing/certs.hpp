@@ -55,6 +55,9 @@ struct LeafSpec {
   /// "critical,digitalSignature,keyEncipherment", right for TLS leaves.
   std::string key_usage;
   Validity validity = Validity::days_from_now(30);  ///< Validity window.
+  /// basicConstraints CA:TRUE on the leaf (everything else as a server leaf), for tests
+  /// of clients that refuse a CA certificate presented as the server's own.
+  bool ca = false;
 };
 
 /// A certificate with its private key and the intermediates that lead to the root
