@@ -293,12 +293,30 @@ Result<SslCtx> SslCtxBuilder<R>::build() & {
         // ossl owns the verification slots (installed when the context was made); the
         // policy they read decides the checks after OpenSSL's.
         ctx_.set_verify(SslVerifyMode::PEER);
+        if (crl_check_ && crls_.empty()) {
+          return ErrorStack::message(
+              "crl_check() without a CRL (crl() or crl_file()): every handshake would fail "
+              "with \"unable to get certificate CRL\"");
+        }
+        if (!crls_.empty()) {
+          const unsigned long flags = crl_check_.value_or(CrlCheck::Leaf) == CrlCheck::Chain
+                                          ? X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL
+                                          : X509_V_FLAG_CRL_CHECK;
+          // get0: the context's own parameters; connections copy them at SSL_new.
+          if (auto r = detail::check_positive(
+                  X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx_.native_handle()), flags),
+                  "X509_VERIFY_PARAM_set_flags");
+              !r) {
+            return r;
+          }
+        }
         detail::VerifyPolicy policy;
         policy.require_host = require_hostname_;
         policy.match_subject_cn = match_subject_cn_;
         policy.refuse_ca_leaf = !accept_ca_leaf_;
         policy.pins = std::move(pins_);
         policy.hook = std::move(hook_);
+        policy.crls = std::move(crls_);
         if (auto r = detail::set_verify_policy(ctx_.native_handle(), std::move(policy),
                                                "set_verify_policy");
             !r) {
@@ -527,6 +545,33 @@ template <Role R>
     SslCtxBuilder<R>& SslCtxBuilder<R>::danger_skip_hostname_verification() & requires kClient {
   return step("danger_skip_hostname_verification", [&]() -> Result<void> {
     require_hostname_ = false;
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::crl(const X509Crl& list) & requires kClient {
+  return step("crl", [&]() -> Result<void> {
+    if (!list) return ErrorStack::message("empty CRL");
+    crls_.push_back(list);
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::crl_file(std::string_view path) & requires kClient {
+  return step("crl_file", [&]() -> Result<void> {
+    auto crls = X509Crl::load_file(path);
+    if (!crls) return std::move(crls).error();
+    crls_.insert(crls_.end(), crls->begin(), crls->end());
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::crl_check(CrlCheck scope) & requires kClient {
+  return step("crl_check", [&]() -> Result<void> {
+    crl_check_ = scope;
     return {};
   });
 }

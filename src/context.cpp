@@ -203,6 +203,14 @@ Result<void> SslCtx::add_trusted_cert(const X509& cert) {
       "SslCtx::add_trusted_cert");
 }
 
+Result<void> SslCtx::set_crls(std::vector<X509Crl> crls) {
+  if (!*this) return empty_error("set_crls");
+  for (const X509Crl& crl : crls) {
+    if (!crl) return ErrorStack::message("SslCtx::set_crls: empty CRL in the list");
+  }
+  return detail::set_policy_crls(native_handle(), std::move(crls), "SslCtx::set_crls");
+}
+
 void SslCtx::disable_session_cache() noexcept {
   set_session_cache_mode(SessionCacheMode::OFF);
 }

@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <chrono>
 #include <climits>
 #include <cstddef>
 #include <span>
@@ -173,5 +174,19 @@ Result<T*> d2i_exact(D2i d2i, Free free, std::span<const std::byte> in, std::str
   }
   return obj;
 }
+
+/// Returns `name` as RFC 2253 text, e.g. "CN=localhost,O=ossl"; an error naming `what`.
+/// (X509_NAME_print_ex, XN_FLAG_RFC2253) Defined in src/x509.cpp.
+[[nodiscard]] Result<std::string> name_text(const X509_NAME* name, const char* what);
+
+/// Converts an ASN1_TIME (UTCTime or GeneralizedTime) to a time point; an error naming
+/// `what` for null or unparsable input. (ASN1_TIME_to_tm) Defined in src/x509.cpp.
+[[nodiscard]] Result<std::chrono::system_clock::time_point> asn1_time(const ASN1_TIME* t,
+                                                                      const char* what);
+
+/// Reads a whole file (binary) into memory; errors name the path. (BIO_new_file)
+/// Defined in src/crl.cpp.
+[[nodiscard]] Result<std::vector<std::byte>> read_whole_file(std::string_view path,
+                                                             const char* what);
 
 }  // namespace ossl::detail

@@ -10,13 +10,17 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/rand.h>
 #include <openssl/x509_vfy.h>
 
 #include <array>
+#include <chrono>
+#include <ctime>
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -306,6 +310,38 @@ std::string explain_cn_only(X509_STORE_CTX* store, unsigned int original_flags) 
          "danger_match_subject_common_name() accepts them)";
 }
 
+// After X509_V_ERR_CERT_REVOKED from a CRL: names the certificate, the CRL's issuer,
+// the revocation reason and date, and OpenSSL's text; empty when the entry is not found.
+std::string explain_revoked(X509_STORE_CTX* store) {
+  ::X509* cert = X509_STORE_CTX_get_current_cert(store);     // get0
+  ::X509_CRL* crl = X509_STORE_CTX_get0_current_crl(store);  // get0: the CRL that said so
+  X509_REVOKED* entry = nullptr;                             // get0 into the CRL
+  if (cert == nullptr || crl == nullptr || X509_CRL_get0_by_cert(crl, &entry, cert) != 1) {
+    return {};
+  }
+  std::string reason = "unspecified";
+  ERR_set_mark();  // a missing reason extension queues nothing, a malformed one does
+  if (auto* code = static_cast<ASN1_ENUMERATED*>(
+          X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr))) {
+    reason = OCSP_crl_reason_str(ASN1_ENUMERATED_get(code));
+    ASN1_ENUMERATED_free(code);
+  }
+  ERR_pop_to_mark();
+  std::string when;
+  if (auto at = asn1_time(X509_REVOKED_get0_revocationDate(entry), "revocation date")) {
+    const std::time_t t = std::chrono::system_clock::to_time_t(*at);
+    char text[32];
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    if (std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &tm) != 0) when = text;
+  }
+  auto issuer = name_text(X509_CRL_get_issuer(crl), "CRL issuer");
+  return "the certificate " + subject_of(cert) + " is revoked (reason: " + reason +
+         (when.empty() ? "" : ", since " + when) + ") by the CRL of " +
+         (issuer ? *issuer : std::string("?")) + ": " +
+         X509_verify_cert_error_string(X509_V_ERR_CERT_REVOKED);
+}
+
 // Returns a refusal reason when no certificate of the verified chain (leaf first,
 // anchor last) carries a pinned key; empty when one does.
 std::string check_pins(const VerifyPolicy& policy, STACK_OF(X509) * chain) {
@@ -412,7 +448,23 @@ int verify_trampoline(int preverify_ok, X509_STORE_CTX* store) {
   if (preverify_ok == 1) return 1;
   auto* ssl = static_cast<SSL*>(
       X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));  // get0
-  if (ssl != nullptr && SSL_is_server(ssl) == 0) unbind(ssl);
+  if (ssl == nullptr || SSL_is_server(ssl) == 1) return 0;
+  unbind(ssl);
+  // A revocation is explained here: the CRL that said so is the store's current CRL
+  // only during this call (OpenSSL clears it when the check returns).
+  if (X509_STORE_CTX_get_error(store) == X509_V_ERR_CERT_REVOKED) {
+#if defined(__cpp_exceptions)
+    try {
+#endif
+      if (std::string why = explain_revoked(store); !why.empty()) {
+        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", why.c_str());
+        set_reason(ssl, std::move(why));
+      }
+#if defined(__cpp_exceptions)
+    } catch (...) {  // std::bad_alloc: OpenSSL's code still says what failed
+    }
+#endif
+  }
   return 0;
 }
 
@@ -434,15 +486,21 @@ int cert_verify(X509_STORE_CTX* store, void*) {
   const bool forced =
       policy && !policy->match_subject_cn && (flags & X509_CHECK_FLAG_NEVER_CHECK_SUBJECT) == 0;
   if (forced) X509_VERIFY_PARAM_set_hostflags(param, flags | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+  // The policy's CRLs, read-only, for this verification (the store context borrows the
+  // stack; `policy` keeps it alive until X509_verify_cert returns).
+  if (policy && policy->crl_stack) X509_STORE_CTX_set0_crls(store, policy->crl_stack.get());
 #if defined(__cpp_exceptions)
   try {
 #endif
     if (X509_verify_cert(store) != 1) {
       unbind(ssl);
-      if (forced && X509_STORE_CTX_get_error(store) == X509_V_ERR_HOSTNAME_MISMATCH) {
-        if (std::string why = explain_cn_only(store, flags); !why.empty()) {
-          return refuse(ssl, store, X509_V_ERR_HOSTNAME_MISMATCH, why);
-        }
+      const int error = X509_STORE_CTX_get_error(store);
+      std::string why;
+      if (forced && error == X509_V_ERR_HOSTNAME_MISMATCH) why = explain_cn_only(store, flags);
+      if (!why.empty()) {
+        const int depth = X509_STORE_CTX_get_error_depth(store);
+        refuse(ssl, store, error, why);
+        X509_STORE_CTX_set_error_depth(store, depth);
       }
       return 0;
     }
@@ -477,12 +535,31 @@ bool owns_verify_slot(const SSL_CTX* ctx) noexcept {
 Result<void> set_verify_policy(SSL_CTX* ctx, VerifyPolicy policy, const char* what) {
   CtxState* state = ctx_state(ctx);
   if (state == nullptr) return failure(what);
+  policy.crl_stack.reset();
+  if (!policy.crls.empty()) {
+    STACK_OF(X509_CRL)* stack = sk_X509_CRL_new_null();
+    if (stack == nullptr) return failure(what);
+    policy.crl_stack.reset(stack, [](STACK_OF(X509_CRL) * p) { sk_X509_CRL_free(p); });
+    for (const X509Crl& crl : policy.crls) {
+      if (sk_X509_CRL_push(stack, crl.native_handle()) <= 0) return failure(what);  // borrowed
+    }
+  }
   // Sessions authenticated under an earlier policy no longer resume: their binding
   // covers the generation.
   policy.generation = state->verify_generation.fetch_add(1, std::memory_order_relaxed) + 1;
   auto snapshot = std::make_shared<const VerifyPolicy>(std::move(policy));
   state->verify.store(std::move(snapshot));
   return {};
+}
+
+Result<void> set_policy_crls(SSL_CTX* ctx, std::vector<X509Crl> crls, const char* what) {
+  CtxState* state = ctx_state(ctx);
+  if (state == nullptr) return failure(what);
+  const std::lock_guard lock(state->update_mutex);
+  const std::shared_ptr<const VerifyPolicy> current = state->verify.load();
+  VerifyPolicy next = current ? *current : VerifyPolicy{};
+  next.crls = std::move(crls);
+  return set_verify_policy(ctx, std::move(next), what);
 }
 
 Result<void> check_session_binding(SSL* ssl, const SSL_SESSION* session, const char* what) {

@@ -2,6 +2,7 @@
 // slot, and the binding of sessions to what they were authenticated for.
 #pragma once
 
+#include <ossl/crl.hpp>
 #include <ossl/result.hpp>
 #include <ossl/verify.hpp>
 
@@ -32,6 +33,11 @@ struct VerifyPolicy {
   std::vector<SpkiPin> pins;
   /// The caller's check, run last.
   VerifyHook hook;
+  /// CRLs offered to every verification ahead of the trust store's (OpenSSL uses a
+  /// valid one of these first), and the same as a stack for X509_STORE_CTX_set0_crls,
+  /// built by set_verify_policy() (it borrows the references `crls` holds).
+  std::vector<X509Crl> crls;
+  std::shared_ptr<STACK_OF(X509_CRL)> crl_stack;
   /// Set by set_verify_policy(): sessions are bound to the generation they were
   /// verified under.
   std::uint64_t generation = 0;
@@ -58,6 +64,11 @@ struct VerifyPolicy {
 /// Replaces the context's verification policy (a new snapshot); handshakes in flight
 /// finish with the one they loaded. The context must own its verify slot.
 [[nodiscard]] Result<void> set_verify_policy(SSL_CTX* ctx, VerifyPolicy policy, const char* what);
+
+/// Replaces the CRLs of the context's policy (a new snapshot, copied from the current
+/// one or from the defaults when there is none; serialised with other such updates).
+[[nodiscard]] Result<void> set_policy_crls(SSL_CTX* ctx, std::vector<X509Crl> crls,
+                                           const char* what);
 
 /// Checks that `session` was authenticated for what `ssl` would verify now: made by a
 /// connection of the same context (this process), with the same verification mode,

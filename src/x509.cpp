@@ -18,24 +18,6 @@ int no_password(char*, int, int, void*) {
   return 0;
 }
 
-Result<std::string> name_text(const X509_NAME* name, const char* what) {
-  return detail::write_text(
-      [name](BIO* bio) {
-        // Returns the byte count (0 for an empty name) or -1 on failure.
-        return X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0 ? 1 : 0;
-      },
-      what);
-}
-
-Result<X509::Clock::time_point> asn1_time(const ASN1_TIME* t, const char* what) {
-  std::tm tm{};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return detail::failure(what);
-  using namespace std::chrono;
-  const sys_days day{year{tm.tm_year + 1900} / month{static_cast<unsigned>(tm.tm_mon + 1)} /
-                     std::chrono::day{static_cast<unsigned>(tm.tm_mday)}};
-  return X509::Clock::time_point(day + hours{tm.tm_hour} + minutes{tm.tm_min} + seconds{tm.tm_sec});
-}
-
 std::string asn1_text(const ASN1_STRING* s) {
   return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
                      static_cast<std::size_t>(ASN1_STRING_length(s)));
@@ -46,6 +28,29 @@ Result<::X509*> read_one_pem(BIO* bio, const char* what) {
 }
 
 }  // namespace
+
+namespace detail {
+
+Result<std::string> name_text(const X509_NAME* name, const char* what) {
+  return write_text(
+      [name](BIO* bio) {
+        // Returns the byte count (0 for an empty name) or -1 on failure.
+        return X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0 ? 1 : 0;
+      },
+      what);
+}
+
+Result<std::chrono::system_clock::time_point> asn1_time(const ASN1_TIME* t, const char* what) {
+  std::tm tm{};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return failure(what);
+  using namespace std::chrono;
+  const sys_days day{year{tm.tm_year + 1900} / month{static_cast<unsigned>(tm.tm_mon + 1)} /
+                     std::chrono::day{static_cast<unsigned>(tm.tm_mday)}};
+  return system_clock::time_point(day + hours{tm.tm_hour} + minutes{tm.tm_min} +
+                                  seconds{tm.tm_sec});
+}
+
+}  // namespace detail
 
 Result<X509> X509::from_pem(std::string_view pem) {
   return from_pem(detail::as_bytes(pem));
@@ -108,12 +113,12 @@ Result<std::vector<std::byte>> X509::to_der() const {
 
 Result<std::string> X509::subject_name() const {
   if (!*this) return empty_error("subject_name");
-  return name_text(X509_get_subject_name(native_handle()), "X509::subject_name");
+  return detail::name_text(X509_get_subject_name(native_handle()), "X509::subject_name");
 }
 
 Result<std::string> X509::issuer_name() const {
   if (!*this) return empty_error("issuer_name");
-  return name_text(X509_get_issuer_name(native_handle()), "X509::issuer_name");
+  return detail::name_text(X509_get_issuer_name(native_handle()), "X509::issuer_name");
 }
 
 Result<std::string> X509::common_name() const {
@@ -132,12 +137,12 @@ Result<std::string> X509::common_name() const {
 
 Result<X509::Clock::time_point> X509::not_before() const {
   if (!*this) return empty_error("not_before");
-  return asn1_time(X509_get0_notBefore(native_handle()), "X509::not_before");
+  return detail::asn1_time(X509_get0_notBefore(native_handle()), "X509::not_before");
 }
 
 Result<X509::Clock::time_point> X509::not_after() const {
   if (!*this) return empty_error("not_after");
-  return asn1_time(X509_get0_notAfter(native_handle()), "X509::not_after");
+  return detail::asn1_time(X509_get0_notAfter(native_handle()), "X509::not_after");
 }
 
 Result<std::array<std::byte, 32>> X509::fingerprint_sha256() const {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ossl/alpn.hpp>
+#include <ossl/crl.hpp>
 #include <ossl/pkcs12.hpp>
 #include <ossl/pkey.hpp>
 #include <ossl/result.hpp>
@@ -433,6 +434,35 @@ class OSSL_API SslCtxBuilder {
   }
   ///@}
   ///@{
+  /// Adds a CRL to the client's list and turns revocation checking on (of the leaf,
+  /// unless crl_check() says Chain): a server certificate the CRL lists fails with
+  /// X509_V_ERR_CERT_REVOKED and a reason naming the certificate, the CRL's revocation
+  /// reason and date. With checking on, a certificate whose issuer has no CRL here, or
+  /// whose CRL expired, fails too (OpenSSL's "unable to get certificate CRL", "CRL has
+  /// expired"). SslCtx::set_crls() replaces the list on the built context. Default: no
+  /// CRLs, no revocation check. (X509_STORE_CTX_set0_crls in ossl's certificate
+  /// verification callback, X509_VERIFY_PARAM_set_flags X509_V_FLAG_CRL_CHECK)
+  SslCtxBuilder& crl(const X509Crl& list) & requires kClient;
+  SslCtxBuilder&& crl(const X509Crl& list) && requires kClient { return std::move(crl(list)); }
+  ///@}
+  ///@{
+  /// Adds every CRL of a file (PEM, one or more; or one DER CRL), as crl(). Errors name
+  /// the path. (X509Crl::load_file)
+  SslCtxBuilder& crl_file(std::string_view path) & requires kClient;
+  SslCtxBuilder&& crl_file(std::string_view path) && requires kClient {
+    return std::move(crl_file(path));
+  }
+  ///@}
+  ///@{
+  /// Which certificates are checked against the CRLs: the leaf (the default once a CRL
+  /// is given) or every certificate of the chain (each issuer then needs a CRL).
+  /// build() fails when no CRL was given. (X509_V_FLAG_CRL_CHECK [| CRL_CHECK_ALL])
+  SslCtxBuilder& crl_check(CrlCheck scope) & requires kClient;
+  SslCtxBuilder&& crl_check(CrlCheck scope) && requires kClient {
+    return std::move(crl_check(scope));
+  }
+  ///@}
+  ///@{
   /// Pins a public key: the server's verified chain (leaf, intermediates or root) must
   /// contain a certificate whose SubjectPublicKeyInfo hashes (SHA-256) to one of the
   /// pins given. Call once per pin; give a backup pin for rotation. Checked only after
@@ -529,6 +559,8 @@ class OSSL_API SslCtxBuilder {
   bool accept_ca_leaf_ = false;
   std::vector<SpkiPin> pins_;
   VerifyHook hook_;
+  std::vector<X509Crl> crls_;
+  std::optional<CrlCheck> crl_check_;
   // Server.
   bool verify_client_ = false;
   bool require_client_cert_ = false;

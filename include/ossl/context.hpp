@@ -4,6 +4,7 @@
 #pragma once
 
 #include <ossl/alpn.hpp>
+#include <ossl/crl.hpp>
 #include <ossl/detail/handle.hpp>
 #include <ossl/keylog.hpp>
 #include <ossl/pkey.hpp>
@@ -134,6 +135,14 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   /// Adds one trust anchor (the store takes its own reference).
   /// (X509_STORE_add_cert on SSL_CTX_get_cert_store)
   [[nodiscard]] Result<void> add_trusted_cert(const X509& cert);
+  /// Replaces the CRLs a client checks server certificates against, on a live context
+  /// too: handshakes in flight finish with the list they started with, later ones use
+  /// the new list, and sessions verified under the old list no longer resume. They are
+  /// consulted only when CRL checking is on (SslCtxBuilder<Client>::crl(), or the
+  /// X509_V_FLAG_CRL_CHECK flags on a context of your own); OpenSSL prefers a valid
+  /// CRL from this list to any in the trust store. An empty list removes them.
+  /// (X509_STORE_CTX_set0_crls in ossl's certificate verification callback)
+  [[nodiscard]] Result<void> set_crls(std::vector<X509Crl> crls);
 
   /// Turns the session cache off. Stateless TLS tickets are still issued; use
   /// set_num_tickets(0) to stop those too. (SSL_CTX_set_session_cache_mode(OFF), i.e.

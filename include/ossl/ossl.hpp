@@ -6,6 +6,7 @@
 #include <ossl/bio.hpp>
 #include <ossl/builder.hpp>
 #include <ossl/context.hpp>
+#include <ossl/crl.hpp>
 #include <ossl/engine.hpp>
 #include <ossl/error.hpp>
 #include <ossl/io.hpp>

@@ -173,8 +173,8 @@ Result<X509> make_cert(const CertParams& p) {
     const char* value;
     bool wanted;
   } exts[] = {
-      {NID_basic_constraints,
-       p.is_ca || p.leaf_ca ? "critical,CA:TRUE" : "critical,CA:FALSE", true},
+      {NID_basic_constraints, p.is_ca || p.leaf_ca ? "critical,CA:TRUE" : "critical,CA:FALSE",
+       true},
       {NID_key_usage, ku.c_str(), true},
       {NID_ext_key_usage, eku, !p.is_ca},
       {NID_subject_key_identifier, "hash", true},
@@ -302,6 +302,48 @@ Result<Identity> TestCa::issue(const LeafSpec& spec) const {
                          &spec.ip_addresses, spec.validity, spec.key_usage, spec.ca});
   if (!cert) return std::move(cert).error();
   return Identity{std::move(*cert), std::move(*key), chain_};
+}
+
+Result<X509Crl> TestCa::issue_crl(std::span<const X509> revoked, Validity validity,
+                                  int reason) const {
+  auto made = X509Crl::adopt(X509_CRL_new());
+  if (!made) return detail::failure("testing: X509_CRL_new");
+  X509Crl crl = std::move(*made);
+  ::X509_CRL* c = crl.native_handle();
+  auto time_at = [](Clock::time_point t) { return ASN1_TIME_set(nullptr, Clock::to_time_t(t)); };
+  ASN1_TIME* this_update = time_at(validity.not_before);
+  ASN1_TIME* next_update = time_at(validity.not_after);
+  ASN1_TIME* revoked_at = time_at(Clock::now() - std::chrono::hours(1));
+  bool ok = this_update != nullptr && next_update != nullptr && revoked_at != nullptr &&
+            X509_CRL_set_version(c, X509_CRL_VERSION_2) == 1 &&
+            X509_CRL_set_issuer_name(c, X509_get_subject_name(cert_.native_handle())) == 1 &&
+            X509_CRL_set1_lastUpdate(c, this_update) == 1 &&
+            X509_CRL_set1_nextUpdate(c, next_update) == 1;
+  for (const X509& cert : revoked) {
+    if (!ok) break;
+    X509_REVOKED* entry = X509_REVOKED_new();
+    ASN1_ENUMERATED* code = ASN1_ENUMERATED_new();
+    // A copy: OpenSSL 3.0 takes the serial as non-const (and copies it again).
+    ASN1_INTEGER* serial = ASN1_INTEGER_dup(X509_get0_serialNumber(cert.native_handle()));
+    ok = entry != nullptr && code != nullptr && serial != nullptr &&
+         X509_REVOKED_set_serialNumber(entry, serial) == 1 &&
+         X509_REVOKED_set_revocationDate(entry, revoked_at) == 1 &&
+         ASN1_ENUMERATED_set(code, reason) == 1 &&
+         X509_REVOKED_add1_ext_i2d(entry, NID_crl_reason, code, 0, 0) == 1 &&
+         X509_CRL_add0_revoked(c, entry) == 1;  // takes the entry on success
+    ASN1_ENUMERATED_free(code);
+    ASN1_INTEGER_free(serial);
+    if (!ok) X509_REVOKED_free(entry);
+  }
+  ASN1_TIME_free(this_update);
+  ASN1_TIME_free(next_update);
+  ASN1_TIME_free(revoked_at);
+  if (!ok || X509_CRL_sort(c) != 1) return detail::failure("testing: building the CRL");
+  const bool ed = key_.type_name() == "ED25519";
+  if (X509_CRL_sign(c, key_.native_handle(), ed ? nullptr : EVP_sha256()) <= 0) {
+    return detail::failure("testing: X509_CRL_sign");
+  }
+  return crl;
 }
 
 Result<void> Identity::write_pem(std::string_view cert_path, std::string_view key_path) const {

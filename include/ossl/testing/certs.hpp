@@ -3,11 +3,13 @@
 // benchmarks, so that no private key is ever checked in. Not for production use.
 #pragma once
 
+#include <ossl/crl.hpp>
 #include <ossl/pkey.hpp>
 #include <ossl/result.hpp>
 #include <ossl/x509.hpp>
 
 #include <chrono>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,6 +88,13 @@ class OSSL_API TestCa {
   /// Issues a leaf certificate as `spec` says, signed by this CA. Names that are not
   /// valid DNS names or IP addresses are errors.
   [[nodiscard]] Result<Identity> issue(const LeafSpec& spec) const;
+
+  /// Issues a CRL signed by this CA that lists `revoked` (revoked an hour ago, with
+  /// `reason`, an RFC 5280 CRLReason code: 1 is keyCompromise), valid (thisUpdate to
+  /// nextUpdate) over `validity`. An empty list makes a CRL that revokes nothing.
+  [[nodiscard]] Result<X509Crl> issue_crl(std::span<const X509> revoked,
+                                          Validity validity = Validity::days_from_now(7),
+                                          int reason = 1) const;
 
   /// Returns the CA's certificate (the trust anchor, for a root).
   [[nodiscard]] const X509& cert() const noexcept { return cert_; }

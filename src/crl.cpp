@@ -1,0 +1,141 @@
+#include <ossl/crl.hpp>
+
+#include "internal.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include <cstring>
+
+namespace ossl {
+
+namespace detail {
+
+Result<std::vector<std::byte>> read_whole_file(std::string_view path, const char* what) {
+  const std::string where = std::string(what) + ": \"" + std::string(path) + "\"";
+  return with_cstr(path, where, [&](const char* p) -> Result<std::vector<std::byte>> {
+    BIO* bio = BIO_new_file(p, "rb");  // queues the system error (e.g. No such file)
+    if (bio == nullptr) return failure(where);
+    std::vector<std::byte> out;
+    std::byte chunk[4096];
+    for (;;) {
+      const int n = BIO_read(bio, chunk, sizeof chunk);
+      if (n <= 0) break;
+      out.insert(out.end(), chunk, chunk + n);
+    }
+    BIO_free(bio);
+    if (out.empty()) return ErrorStack::message(where + ": empty file");
+    return out;
+  });
+}
+
+}  // namespace detail
+
+namespace {
+
+int no_password(char*, int, int, void*) {
+  return 0;
+}
+
+}  // namespace
+
+Result<X509Crl> X509Crl::from_pem(std::string_view pem) {
+  auto bio = detail::input_bio(detail::as_bytes(pem), "X509Crl::from_pem");
+  if (!bio) return std::move(bio).error();
+  auto crl =
+      detail::check_ptr(PEM_read_bio_X509_CRL(bio->native_handle(), nullptr, no_password, nullptr),
+                        "X509Crl::from_pem: no valid PEM CRL");
+  if (!crl) return std::move(crl).error();
+  return X509Crl(*crl);
+}
+
+Result<X509Crl> X509Crl::from_der(std::span<const std::byte> der) {
+  auto crl = detail::d2i_exact<::X509_CRL>(d2i_X509_CRL, X509_CRL_free, der, "X509Crl::from_der");
+  if (!crl) return std::move(crl).error();
+  return X509Crl(*crl);
+}
+
+Result<std::vector<X509Crl>> X509Crl::stack_from_pem(std::string_view pem) {
+  auto bio = detail::input_bio(detail::as_bytes(pem), "X509Crl::stack_from_pem");
+  if (!bio) return std::move(bio).error();
+  std::vector<X509Crl> out;
+  for (;;) {
+    ERR_set_mark();  // the end-of-text record below is popped, never the caller's
+    ::X509_CRL* crl = PEM_read_bio_X509_CRL(bio->native_handle(), nullptr, no_password, nullptr);
+    if (crl != nullptr) {
+      ERR_clear_last_mark();
+      out.push_back(X509Crl(crl));
+      continue;
+    }
+    // PEM_R_NO_START_LINE after at least one CRL is the normal end of the text.
+    const unsigned long last = ERR_peek_last_error();
+    if (!out.empty() && ERR_GET_LIB(last) == ERR_LIB_PEM &&
+        ERR_GET_REASON(last) == PEM_R_NO_START_LINE) {
+      ERR_pop_to_mark();
+      return out;
+    }
+    ERR_clear_last_mark();
+    return detail::failure(out.empty() ? "X509Crl::stack_from_pem: no valid PEM CRL"
+                                       : "X509Crl::stack_from_pem: malformed CRL #" +
+                                             std::to_string(out.size() + 1));
+  }
+}
+
+Result<std::vector<X509Crl>> X509Crl::load_file(std::string_view path) {
+  auto bytes = detail::read_whole_file(path, "X509Crl::load_file");
+  if (!bytes) return std::move(bytes).error();
+  const std::string_view text(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+  const std::string where = "X509Crl::load_file: \"" + std::string(path) + "\"";
+  if (text.find("-----BEGIN") != std::string_view::npos) {
+    auto crls = stack_from_pem(text);
+    if (!crls) return std::move(crls).error().with_context(where);
+    return crls;
+  }
+  auto crl = from_der(*bytes);
+  if (!crl) return std::move(crl).error().with_context(where + " (neither PEM nor one DER CRL)");
+  std::vector<X509Crl> out;
+  out.push_back(std::move(*crl));
+  return out;
+}
+
+Result<std::string> X509Crl::issuer_name() const {
+  if (!*this) return empty_error("issuer_name");
+  return detail::name_text(X509_CRL_get_issuer(native_handle()), "X509Crl::issuer_name");
+}
+
+Result<X509Crl::Clock::time_point> X509Crl::last_update() const {
+  if (!*this) return empty_error("last_update");
+  return detail::asn1_time(X509_CRL_get0_lastUpdate(native_handle()), "X509Crl::last_update");
+}
+
+Result<std::optional<X509Crl::Clock::time_point>> X509Crl::next_update() const {
+  if (!*this) return empty_error("next_update");
+  const ASN1_TIME* t = X509_CRL_get0_nextUpdate(native_handle());  // get0; null: none
+  if (t == nullptr) return std::optional<Clock::time_point>();
+  auto at = detail::asn1_time(t, "X509Crl::next_update");
+  if (!at) return std::move(at).error();
+  return std::optional<Clock::time_point>(*at);
+}
+
+bool X509Crl::lists(const X509& cert) const noexcept {
+  if (!*this || !cert) return false;
+  X509_REVOKED* entry = nullptr;  // get0 into the CRL
+  // X509_CRL_get0_by_serial returns 1 for a listed serial (2 for removeFromCRL).
+  return X509_CRL_get0_by_serial(native_handle(), &entry,
+                                 X509_get0_serialNumber(cert.native_handle())) == 1;
+}
+
+Result<std::string> X509Crl::to_pem() const {
+  if (!*this) return empty_error("to_pem");
+  ::X509_CRL* crl = native_handle();
+  return detail::write_text([crl](BIO* bio) { return PEM_write_bio_X509_CRL(bio, crl); },
+                            "X509Crl::to_pem");
+}
+
+Result<std::vector<std::byte>> X509Crl::to_der() const {
+  if (!*this) return empty_error("to_der");
+  return detail::i2d_bytes(i2d_X509_CRL, native_handle(), "X509Crl::to_der");
+}
+
+}  // namespace ossl
