@@ -57,29 +57,10 @@ Result<X509Crl> X509Crl::from_der(std::span<const std::byte> der) {
 }
 
 Result<std::vector<X509Crl>> X509Crl::stack_from_pem(std::string_view pem) {
-  auto bio = detail::input_bio(detail::as_bytes(pem), "X509Crl::stack_from_pem");
-  if (!bio) return std::move(bio).error();
-  std::vector<X509Crl> out;
-  for (;;) {
-    ERR_set_mark();  // the end-of-text record below is popped, never the caller's
-    ::X509_CRL* crl = PEM_read_bio_X509_CRL(bio->native_handle(), nullptr, no_password, nullptr);
-    if (crl != nullptr) {
-      ERR_clear_last_mark();
-      out.push_back(X509Crl(crl));
-      continue;
-    }
-    // PEM_R_NO_START_LINE after at least one CRL is the normal end of the text.
-    const unsigned long last = ERR_peek_last_error();
-    if (!out.empty() && ERR_GET_LIB(last) == ERR_LIB_PEM &&
-        ERR_GET_REASON(last) == PEM_R_NO_START_LINE) {
-      ERR_pop_to_mark();
-      return out;
-    }
-    ERR_clear_last_mark();
-    return detail::failure(out.empty() ? "X509Crl::stack_from_pem: no valid PEM CRL"
-                                       : "X509Crl::stack_from_pem: malformed CRL #" +
-                                             std::to_string(out.size() + 1));
-  }
+  return detail::read_pem_stack<X509Crl>(
+      pem, "X509Crl::stack_from_pem", "CRL",
+      [](BIO* bio) { return PEM_read_bio_X509_CRL(bio, nullptr, no_password, nullptr); },
+      [](::X509_CRL* crl) { return X509Crl(crl); });
 }
 
 Result<std::vector<X509Crl>> X509Crl::load_file(std::string_view path) {

@@ -7,6 +7,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -188,5 +189,36 @@ Result<T*> d2i_exact(D2i d2i, Free free, std::span<const std::byte> in, std::str
 /// Defined in src/crl.cpp.
 [[nodiscard]] Result<std::vector<std::byte>> read_whole_file(std::string_view path,
                                                              const char* what);
+
+/// Reads every PEM block of one kind from `pem`, in order: `read(bio)` returns the next
+/// object (null at the end or on an error) and `take(raw)` wraps it into T. PEM's "no
+/// start line" after at least one object is the normal end (its record is popped, never
+/// the caller's); otherwise an error names `what` and says "no valid PEM <noun>" or
+/// "malformed <noun> #N". (PEM_read_bio_* in a loop)
+template <class T, class Read, class Take>
+Result<std::vector<T>> read_pem_stack(std::string_view pem, const std::string& what,
+                                      const std::string& noun, Read read, Take take) {
+  auto bio = input_bio(as_bytes(pem), what);
+  if (!bio) return std::move(bio).error();
+  std::vector<T> out;
+  for (;;) {
+    ERR_set_mark();
+    if (auto* raw = read(bio->native_handle())) {
+      ERR_clear_last_mark();
+      out.push_back(take(raw));
+      continue;
+    }
+    const unsigned long last = ERR_peek_last_error();
+    if (!out.empty() && ERR_GET_LIB(last) == ERR_LIB_PEM &&
+        ERR_GET_REASON(last) == PEM_R_NO_START_LINE) {
+      ERR_pop_to_mark();
+      return out;
+    }
+    ERR_clear_last_mark();
+    return failure(out.empty()
+                       ? what + ": no valid PEM " + noun
+                       : what + ": malformed " + noun + " #" + std::to_string(out.size() + 1));
+  }
+}
 
 }  // namespace ossl::detail

@@ -73,31 +73,13 @@ Result<X509> X509::from_der(std::span<const std::byte> der) {
 }
 
 Result<std::vector<X509>> X509::stack_from_pem(std::string_view pem) {
-  auto bio = detail::input_bio(detail::as_bytes(pem), "X509::stack_from_pem");
-  if (!bio) return std::move(bio).error();
-  std::vector<X509> out;
-  for (;;) {
-    ERR_set_mark();  // the end-of-bundle record below is popped, never the caller's
-    ::X509* cert = PEM_read_bio_X509(bio->native_handle(), nullptr, no_password, nullptr);
-    if (cert != nullptr) {
-      ERR_clear_last_mark();
-      detail::cache_extensions(cert);
-      out.push_back(X509(cert));
-      continue;
-    }
-    // The loop ends when no further "BEGIN" line exists: PEM_R_NO_START_LINE after at
-    // least one certificate is the normal end of a bundle; anything else is an error.
-    unsigned long last = ERR_peek_last_error();
-    if (!out.empty() && ERR_GET_LIB(last) == ERR_LIB_PEM &&
-        ERR_GET_REASON(last) == PEM_R_NO_START_LINE) {
-      ERR_pop_to_mark();
-      return out;
-    }
-    ERR_clear_last_mark();
-    return detail::failure(out.empty() ? "X509::stack_from_pem: no valid PEM certificate"
-                                       : "X509::stack_from_pem: malformed certificate #" +
-                                             std::to_string(out.size() + 1));
-  }
+  return detail::read_pem_stack<X509>(
+      pem, "X509::stack_from_pem", "certificate",
+      [](BIO* bio) { return PEM_read_bio_X509(bio, nullptr, no_password, nullptr); },
+      [](::X509* cert) {
+        detail::cache_extensions(cert);
+        return X509(cert);
+      });
 }
 
 Result<std::string> X509::to_pem() const {
