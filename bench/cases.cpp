@@ -33,7 +33,8 @@ RawPair::~RawPair() {
 
 // The same configuration SslCtxBuilder makes: TLS 1.2 floor then the pinned version,
 // moving write buffers accepted, peer verification against the root with
-// NO_PARTIAL_WILDCARDS (client); certificate, key, key check, session id context (server).
+// NO_PARTIAL_WILDCARDS and NEVER_CHECK_SUBJECT, status_request (client); certificate, key,
+// key check, session id context (server).
 bool raw_contexts(const Setup& s, RawContexts& out) {
   const int v = static_cast<int>(s.version);
   out.client = SSL_CTX_new(TLS_client_method());
@@ -45,8 +46,12 @@ bool raw_contexts(const Setup& s, RawContexts& out) {
     if (SSL_CTX_set_min_proto_version(ctx, v) != 1) return false;
     if (SSL_CTX_set_max_proto_version(ctx, v) != 1) return false;
   }
-  X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(out.client),
-                                  X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  // What a default ossl client does: no partial wildcards, no subject CN match, and it
+  // asks for a stapled OCSP response (the server here has none to send).
+  X509_VERIFY_PARAM_set_hostflags(
+      SSL_CTX_get0_param(out.client),
+      X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+  if (SSL_CTX_set_tlsext_status_type(out.client, TLSEXT_STATUSTYPE_ocsp) != 1) return false;
   if (X509_STORE_add_cert(SSL_CTX_get_cert_store(out.client), s.root.cert().native_handle()) != 1) {
     return false;
   }
@@ -71,7 +76,8 @@ bool raw_connect(const RawContexts& ctx, RawPair& p, SSL_SESSION* resume) {
   SSL_set_connect_state(p.client);
   SSL_set_accept_state(p.server);
   if (SSL_set_tlsext_host_name(p.client, kHost) != 1) return false;
-  SSL_set_hostflags(p.client, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  SSL_set_hostflags(p.client,
+                    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
   // SSL_set1_host is deprecated in OpenSSL 4.0; this is what it does (and what ossl does).
   if (X509_VERIFY_PARAM_set1_host(SSL_get0_param(p.client), kHost, 0) != 1) return false;
   if (resume != nullptr && SSL_set_session(p.client, resume) != 1) return false;

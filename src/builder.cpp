@@ -277,6 +277,9 @@ Result<SslCtx> SslCtxBuilder<R>::build() & {
       if (!sid_ctx_set_) {
         if (auto r = ctx_.set_session_id_context("ossl"); !r) return r;
       }
+      for (const auto& der : ocsp_responses_) {
+        if (auto r = ctx_.set_ocsp_response(der); !r) return r;
+      }
       if (alpn_selector_) {
         // build() spends the builder: the selector moves into the context.
         if (auto r = ctx_.set_alpn_select_callback(std::move(alpn_selector_), alpn_mismatch_); !r) {
@@ -317,9 +320,13 @@ Result<SslCtx> SslCtxBuilder<R>::build() & {
         policy.pins = std::move(pins_);
         policy.hook = std::move(hook_);
         policy.crls = std::move(crls_);
+        policy.ocsp = ocsp_policy_;
         if (auto r = detail::set_verify_policy(ctx_.native_handle(), std::move(policy),
                                                "set_verify_policy");
             !r) {
+          return r;
+        }
+        if (auto r = detail::enable_ocsp_client(ctx_.native_handle(), "ocsp_stapling"); !r) {
           return r;
         }
       } else {
@@ -545,6 +552,35 @@ template <Role R>
     SslCtxBuilder<R>& SslCtxBuilder<R>::danger_skip_hostname_verification() & requires kClient {
   return step("danger_skip_hostname_verification", [&]() -> Result<void> {
     require_hostname_ = false;
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::ocsp_response(std::span<const std::byte> der) & requires
+    kServer {
+  return step("ocsp_response", [&]() -> Result<void> {
+    if (der.empty()) return ErrorStack::message("empty OCSP response");
+    ocsp_responses_.emplace_back(der.begin(), der.end());
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::ocsp_response_file(std::string_view path) & requires
+    kServer {
+  return step("ocsp_response_file", [&]() -> Result<void> {
+    auto bytes = detail::read_whole_file(path, "ocsp_response_file");
+    if (!bytes) return std::move(bytes).error();
+    ocsp_responses_.push_back(std::move(*bytes));
+    return {};
+  });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::ocsp_stapling(OcspPolicy policy) & requires kClient {
+  return step("ocsp_stapling", [&]() -> Result<void> {
+    ocsp_policy_ = policy;
     return {};
   });
 }

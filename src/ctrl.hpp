@@ -81,6 +81,20 @@ inline void ctx_set_servername_callback(SSL_CTX* ctx, int (*cb)(SSL*, int*, void
   SSL_CTX_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_ARG, 0, arg);
 }
 
+/// SSL_CTX_set_tlsext_status_cb + SSL_CTX_set_tlsext_status_arg: the OCSP status
+/// callback (server: asked for a staple when a client requested one; client: shown the
+/// staple, or none, after the server's first flight).
+inline void ctx_set_status_callback(SSL_CTX* ctx, int (*cb)(SSL*, void*), void* arg) noexcept {
+  SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB,
+                        reinterpret_cast<void (*)()>(cb));  // NOLINT: C API cast
+  SSL_CTX_ctrl(ctx, SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB_ARG, 0, arg);
+}
+/// SSL_CTX_set_tlsext_status_type: 1 on success; TLSEXT_STATUSTYPE_ocsp makes clients
+/// send status_request.
+inline long ctx_set_status_type(SSL_CTX* ctx, int type) noexcept {
+  return SSL_CTX_ctrl(ctx, SSL_CTRL_SET_TLSEXT_STATUS_REQ_TYPE, type, nullptr);
+}
+
 // ---------------------------------------------------------------------- SSL
 
 /// SSL_set_tlsext_host_name: 1 on success; `name` is copied.
@@ -115,6 +129,18 @@ inline long ssl_get_negotiated_group(SSL* ssl) noexcept {
 /// SSL_set1_chain: the connection takes its own copy of the stack and references.
 inline long ssl_set1_chain(SSL* ssl, STACK_OF(X509) * chain) noexcept {
   return SSL_ctrl(ssl, SSL_CTRL_CHAIN, 1, chain);
+}
+
+/// SSL_get_tlsext_status_ocsp_resp: the stapled response's length (*resp points into
+/// the connection, get0), or -1 when the server stapled none.
+inline long ssl_get_status_ocsp_resp(SSL* ssl, const unsigned char** resp) noexcept {
+  return SSL_ctrl(ssl, SSL_CTRL_GET_TLSEXT_STATUS_REQ_OCSP_RESP, 0,
+                  const_cast<unsigned char**>(resp));
+}
+/// SSL_set_tlsext_status_ocsp_resp: the connection takes `resp` (OPENSSL_malloc'd) and
+/// frees it; 1 on success.
+inline long ssl_set_status_ocsp_resp(SSL* ssl, unsigned char* resp, long len) noexcept {
+  return SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_STATUS_REQ_OCSP_RESP, len, resp);
 }
 
 }  // namespace ossl::detail

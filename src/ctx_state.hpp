@@ -9,12 +9,15 @@
 // configuration replaced meanwhile is freed only when the last call using it returns.
 #pragma once
 
+#include <ossl/x509.hpp>
+
 #include <openssl/ssl.h>
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace ossl::detail {
 
@@ -50,12 +53,14 @@ struct VerifyPolicy;      // src/verify.cpp
 struct AlpnSelectConfig;  // src/alpn_select.cpp
 struct SniConfig;         // src/sni.cpp
 struct KeyLogConfig;      // src/keylog.cpp
+struct OcspConfig;        // src/ocsp.cpp
 
 /// The callback slots a feature installs once per context (CtxState::install_once).
 enum CallbackSlot : unsigned {
   kAlpnSelectSlot = 1u << 0,
   kServernameSlot = 1u << 1,
   kKeyLogSlot = 1u << 2,
+  kStatusSlot = 1u << 3,
 };
 
 /// What ossl keeps beside one SSL_CTX, in one ex_data slot that owns it (freed with the
@@ -75,6 +80,7 @@ struct CtxState {
   Snapshot<AlpnSelectConfig> alpn;
   Snapshot<SniConfig> sni;
   Snapshot<KeyLogConfig> keylog;
+  Snapshot<OcspConfig> ocsp;
   /// Serialises setters that derive a new snapshot from the current one (SNI entries
   /// are added one at a time), so two concurrent setters never lose an update.
   std::mutex update_mutex;
@@ -101,5 +107,15 @@ struct CtxState {
 /// allocation or OpenSSL's ex_data storage fails (the error is queued).
 /// (SSL_CTX_set_ex_data)
 [[nodiscard]] CtxState* ctx_state(SSL_CTX* ctx) noexcept;
+
+/// A certificate a server context presents, with the chain sent after it.
+struct ServedCert {
+  X509 cert;
+  std::vector<X509> chain;
+};
+
+/// Returns the context's SNI certificates (copies sharing the objects), none when it
+/// has no SNI table. Defined in src/sni.cpp.
+[[nodiscard]] std::vector<ServedCert> sni_served_certs(const SSL_CTX* ctx);
 
 }  // namespace ossl::detail

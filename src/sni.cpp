@@ -164,6 +164,21 @@ Result<std::string> sni_name(std::string_view name, const char* what) {
 
 }  // namespace
 
+std::vector<detail::ServedCert> detail::sni_served_certs(const SSL_CTX* ctx) {
+  std::vector<ServedCert> out;
+  const CtxState* state = find_ctx_state(ctx);
+  const std::shared_ptr<const SniConfig> cfg = state != nullptr ? state->sni.load() : nullptr;
+  if (!cfg) return out;
+  for (const auto& e : cfg->entries) {
+    ServedCert served{e->cert, {}};
+    const int n = ossl_sk_x509_num(e->chain);  // 0 for a null stack
+    for (int i = 0; i < n; ++i)
+      served.chain.push_back(*X509::share(ossl_sk_x509_value(e->chain, i)));
+    out.push_back(std::move(served));
+  }
+  return out;
+}
+
 Result<void> SslCtx::add_sni_certificate(std::string_view name, const X509& cert,
                                          const Pkey<Private>& key, std::span<const X509> chain) {
   static constexpr const char* what = "SslCtx::add_sni_certificate";

@@ -431,6 +431,13 @@ int client_checks(SSL* ssl, X509_STORE_CTX* store, const VerifyPolicy* policy) {
       return refuse(ssl, store, X509_V_ERR_APPLICATION_VERIFICATION, why);
     }
   }
+  // TLS 1.3 carries the stapled OCSP response in the Certificate message: it is here
+  // already (TLS 1.2's comes later and is checked by src/ocsp.cpp's status callback).
+  if (SSL_version(ssl) == TLS1_3_VERSION) {
+    if (Refusal r = check_stapled_ocsp(ssl, *policy, chain); r.code != X509_V_OK) {
+      return refuse(ssl, store, static_cast<int>(r.code), r.reason);
+    }
+  }
   bind(ssl, policy->generation);
   return 1;
 }
@@ -513,6 +520,17 @@ int cert_verify(X509_STORE_CTX* store, void*) {
 }
 
 }  // namespace
+
+bool connection_uses_policy(const SSL* ssl) noexcept {
+  return SSL_get_verify_callback(ssl) == verify_trampoline;
+}
+
+void refuse_after_verification(SSL* ssl, long code, std::string reason) {
+  unbind(ssl);
+  SSL_set_verify_result(ssl, code);
+  ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", reason.c_str());
+  set_reason(ssl, std::move(reason));
+}
 
 std::shared_ptr<const std::string> verify_reason(const SSL* ssl) noexcept {
   const int index = reason_index();

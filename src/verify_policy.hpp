@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ossl/crl.hpp>
+#include <ossl/ocsp.hpp>
 #include <ossl/result.hpp>
 #include <ossl/verify.hpp>
 
@@ -31,8 +32,11 @@ struct VerifyPolicy {
   bool refuse_ca_leaf = false;
   /// When not empty, some certificate of the verified chain must have one of these keys.
   std::vector<SpkiPin> pins;
-  /// The caller's check, run last.
+  /// The caller's check, run after the pins.
   VerifyHook hook;
+  /// What to do with a stapled OCSP response (src/ocsp.cpp, after the handshake's
+  /// certificate checks). Must-staple certificates are honoured in every policy.
+  OcspPolicy ocsp = OcspPolicy::Off;
   /// CRLs offered to every verification ahead of the trust store's (OpenSSL uses a
   /// valid one of these first), and the same as a stack for X509_STORE_CTX_set0_crls,
   /// built by set_verify_policy() (it borrows the references `crls` holds).
@@ -69,6 +73,32 @@ struct VerifyPolicy {
 /// one or from the defaults when there is none; serialised with other such updates).
 [[nodiscard]] Result<void> set_policy_crls(SSL_CTX* ctx, std::vector<X509Crl> crls,
                                            const char* what);
+
+/// Returns true when the connection's verify callback is still ossl's trampoline (the
+/// caller did not take verification over with a callback of its own).
+[[nodiscard]] bool connection_uses_policy(const SSL* ssl) noexcept;
+
+/// Refuses the peer after the chain was verified (a later check, such as the stapled
+/// OCSP response, failed): unbinds the session, sets the connection's verify result to
+/// `code`, queues a record with `reason` and keeps it for Ssl::verify_result().
+void refuse_after_verification(SSL* ssl, long code, std::string reason);
+
+/// Why a check refused the peer: an X509_V_* code and ossl's reason (X509_V_OK: passed).
+struct Refusal {
+  long code = X509_V_OK;
+  std::string reason;
+};
+
+/// Checks the OCSP response the server stapled on `ssl` (or its absence) against
+/// `policy` and the verified `chain` (leaf first): presence (Required, must-staple),
+/// signer, certificate, validity window, status. Defined in src/ocsp.cpp.
+[[nodiscard]] Refusal check_stapled_ocsp(SSL* ssl, const VerifyPolicy& policy,
+                                         STACK_OF(X509) * chain);
+
+/// Makes a client context ask for stapled OCSP responses and check them under its
+/// policy's OcspPolicy (installs ossl's status callback once). Defined in src/ocsp.cpp.
+/// (SSL_CTX_set_tlsext_status_cb, SSL_CTX_set_tlsext_status_type)
+[[nodiscard]] Result<void> enable_ocsp_client(SSL_CTX* ctx, const char* what);
 
 /// Checks that `session` was authenticated for what `ssl` would verify now: made by a
 /// connection of the same context (this process), with the same verification mode,

@@ -4,6 +4,7 @@
 
 #include <ossl/alpn.hpp>
 #include <ossl/crl.hpp>
+#include <ossl/ocsp.hpp>
 #include <ossl/pkcs12.hpp>
 #include <ossl/pkey.hpp>
 #include <ossl/result.hpp>
@@ -351,6 +352,25 @@ class OSSL_API SslCtxBuilder {
   }
   ///@}
 
+  ///@{
+  /// Staples `der`, a DER OCSP response for the certificate (or an SNI certificate),
+  /// to handshakes whose client asks; checked at build() as
+  /// SslCtx::set_ocsp_response() checks it (which also replaces it later, on the live
+  /// context). Default: no staple. (SSL_CTX_set_tlsext_status_cb)
+  SslCtxBuilder& ocsp_response(std::span<const std::byte> der) & requires kServer;
+  SslCtxBuilder&& ocsp_response(std::span<const std::byte> der) && requires kServer {
+    return std::move(ocsp_response(der));
+  }
+  ///@}
+  ///@{
+  /// Reads the DER OCSP response to staple from a file (`openssl ocsp -respout`); errors
+  /// name the path. (SSL_CTX_set_tlsext_status_cb)
+  SslCtxBuilder& ocsp_response_file(std::string_view path) & requires kServer;
+  SslCtxBuilder&& ocsp_response_file(std::string_view path) && requires kServer {
+    return std::move(ocsp_response_file(path));
+  }
+  ///@}
+
   // ---------------------------------------------------------------- client only
 
   ///@{
@@ -463,6 +483,17 @@ class OSSL_API SslCtxBuilder {
   }
   ///@}
   ///@{
+  /// What to do with the OCSP response a server staples (see OcspPolicy): every policy
+  /// asks for one (status_request) and requires and checks it for a must-staple
+  /// certificate. Default: OcspPolicy::IfStapled. (SSL_CTX_set_tlsext_status_type,
+  /// SSL_CTX_set_tlsext_status_cb, owned by ossl; OCSP_basic_verify,
+  /// OCSP_resp_find_status, OCSP_check_validity)
+  SslCtxBuilder& ocsp_stapling(OcspPolicy policy) & requires kClient;
+  SslCtxBuilder&& ocsp_stapling(OcspPolicy policy) && requires kClient {
+    return std::move(ocsp_stapling(policy));
+  }
+  ///@}
+  ///@{
   /// Pins a public key: the server's verified chain (leaf, intermediates or root) must
   /// contain a certificate whose SubjectPublicKeyInfo hashes (SHA-256) to one of the
   /// pins given. Call once per pin; give a backup pin for rotation. Checked only after
@@ -560,6 +591,8 @@ class OSSL_API SslCtxBuilder {
   std::vector<SpkiPin> pins_;
   VerifyHook hook_;
   std::vector<X509Crl> crls_;
+  OcspPolicy ocsp_policy_ = OcspPolicy::IfStapled;
+  std::vector<std::vector<std::byte>> ocsp_responses_;
   std::optional<CrlCheck> crl_check_;
   // Server.
   bool verify_client_ = false;

@@ -9,6 +9,7 @@
 #include <ossl/keylog.hpp>
 #include <ossl/pkey.hpp>
 #include <ossl/result.hpp>
+#include <ossl/ocsp.hpp>
 #include <ossl/sni.hpp>
 #include <ossl/tls.hpp>
 #include <ossl/x509.hpp>
@@ -230,6 +231,22 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   /// Default: UnknownServerName::UseDefault. (the servername callback's
   /// SSL_TLSEXT_ERR_OK, or SSL_TLSEXT_ERR_ALERT_FATAL with SSL_AD_UNRECOGNIZED_NAME)
   [[nodiscard]] Result<void> set_sni_unknown_name(UnknownServerName policy);
+
+  /// Staples `der`, a DER OCSP response (RFC 6960), to handshakes whose client asks
+  /// (status_request) and that present the certificate it is for: the default one or
+  /// an SNI certificate, found by the response's CertID (issuer name and key hashes,
+  /// serial). Replaces that certificate's earlier staple; safe on a live context (a
+  /// snapshot: handshakes in flight keep the one they loaded). Refused, with an error
+  /// saying which: a response that is not "successful", that is for no certificate this
+  /// context serves, whose nextUpdate has passed (stale) or whose thisUpdate is in the
+  /// future, or that says "revoked" or "unknown". A staple that goes stale later is no
+  /// longer sent. Set certificates (and SNI certificates) first. (SSL_CTX_set_tlsext_
+  /// status_cb, SSL_set_tlsext_status_ocsp_resp, OCSP_resp_find_status,
+  /// OCSP_check_validity)
+  [[nodiscard]] Result<void> set_ocsp_response(std::span<const std::byte> der);
+  /// Reads a DER OCSP response from a file (as `openssl ocsp -respout` writes it) and
+  /// staples it as set_ocsp_response(); errors name the path.
+  [[nodiscard]] Result<void> set_ocsp_response_file(std::string_view path);
 
   /// Warning: hands every connection's TLS secrets to `callback` (one line per secret,
   /// NSS key log format), so anyone with the lines can decrypt the traffic. For

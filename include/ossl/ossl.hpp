@@ -11,6 +11,7 @@
 #include <ossl/error.hpp>
 #include <ossl/io.hpp>
 #include <ossl/keylog.hpp>
+#include <ossl/ocsp.hpp>
 #include <ossl/pkcs12.hpp>
 #include <ossl/pkey.hpp>
 #include <ossl/result.hpp>

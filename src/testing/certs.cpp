@@ -4,6 +4,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 
 #include <fcntl.h>
@@ -104,6 +105,7 @@ struct CertParams {
   Validity validity;
   std::string_view key_usage;  // empty: the default for the role
   bool leaf_ca = false;        // a leaf (EKU, key usage) that says CA:TRUE anyway
+  bool must_staple = false;    // TLS feature status_request
 };
 
 Result<X509> make_cert(const CertParams& p) {
@@ -165,9 +167,10 @@ Result<X509> make_cert(const CertParams& p) {
   const std::string ku = !p.key_usage.empty() ? std::string(p.key_usage)
                          : p.is_ca            ? "critical,keyCertSign,cRLSign"
                                               : "critical,digitalSignature,keyEncipherment";
-  const char* eku = p.usage == Usage::Server   ? "serverAuth"
-                    : p.usage == Usage::Client ? "clientAuth"
-                                               : "serverAuth,clientAuth";
+  const char* eku = p.usage == Usage::Server        ? "serverAuth"
+                    : p.usage == Usage::Client      ? "clientAuth"
+                    : p.usage == Usage::OcspSigning ? "OCSPSigning"
+                                                    : "serverAuth,clientAuth";
   const struct {
     int nid;
     const char* value;
@@ -183,6 +186,11 @@ Result<X509> make_cert(const CertParams& p) {
   for (const auto& e : exts) {
     if (!e.wanted) continue;
     if (auto ok = add_ext(x, issuer, e.nid, e.value); !ok) return std::move(ok).error();
+  }
+  if (p.must_staple) {
+    if (auto ok = add_ext(x, issuer, NID_tlsfeature, "status_request"); !ok) {
+      return std::move(ok).error();
+    }
   }
   if (p.dns != nullptr && p.ips != nullptr) {
     if (auto ok = add_san(x, *p.dns, *p.ips); !ok) return std::move(ok).error();
@@ -264,6 +272,7 @@ Result<TestCa> TestCa::create_root(std::string_view common_name, KeyType key_typ
                          nullptr,
                          Validity::days_from_now(365),
                          {},
+                         false,
                          false});
   if (!cert) return std::move(cert).error();
   TestCa ca;
@@ -285,6 +294,7 @@ Result<TestCa> TestCa::create_intermediate(std::string_view common_name, KeyType
                          nullptr,
                          Validity::days_from_now(365),
                          {},
+                         false,
                          false});
   if (!cert) return std::move(cert).error();
   TestCa ca;
@@ -298,8 +308,9 @@ Result<TestCa> TestCa::create_intermediate(std::string_view common_name, KeyType
 Result<Identity> TestCa::issue(const LeafSpec& spec) const {
   auto key = generate_key(spec.key_type);
   if (!key) return std::move(key).error();
-  auto cert = make_cert({spec.common_name, &*key, &cert_, &key_, false, spec.usage, &spec.dns_names,
-                         &spec.ip_addresses, spec.validity, spec.key_usage, spec.ca});
+  auto cert =
+      make_cert({spec.common_name, &*key, &cert_, &key_, false, spec.usage, &spec.dns_names,
+                 &spec.ip_addresses, spec.validity, spec.key_usage, spec.ca, spec.must_staple});
   if (!cert) return std::move(cert).error();
   return Identity{std::move(*cert), std::move(*key), chain_};
 }
@@ -344,6 +355,49 @@ Result<X509Crl> TestCa::issue_crl(std::span<const X509> revoked, Validity validi
     return detail::failure("testing: X509_CRL_sign");
   }
   return crl;
+}
+
+Result<std::vector<std::byte>> TestCa::issue_ocsp_response(const X509& cert, OcspStatus status,
+                                                           Validity validity,
+                                                           const Identity* signer) const {
+  OCSP_BASICRESP* basic = OCSP_BASICRESP_new();
+  OCSP_CERTID* id = OCSP_cert_to_id(nullptr, cert.native_handle(), cert_.native_handle());
+  auto time_at = [](Clock::time_point t) {
+    return ASN1_GENERALIZEDTIME_set(nullptr, Clock::to_time_t(t));
+  };
+  ASN1_GENERALIZEDTIME* this_update = time_at(validity.not_before);
+  ASN1_GENERALIZEDTIME* next_update = time_at(validity.not_after);
+  ASN1_GENERALIZEDTIME* revoked_at = time_at(Clock::now() - std::chrono::hours(1));
+  const int code = status == OcspStatus::Good      ? V_OCSP_CERTSTATUS_GOOD
+                   : status == OcspStatus::Revoked ? V_OCSP_CERTSTATUS_REVOKED
+                                                   : V_OCSP_CERTSTATUS_UNKNOWN;
+  const X509& sign_cert = signer != nullptr ? signer->cert : cert_;
+  const Pkey<Private>& sign_key = signer != nullptr ? signer->key : key_;
+  const bool ed = sign_key.type_name() == "ED25519";
+  OCSP_RESPONSE* response = nullptr;
+  const bool ok =
+      basic != nullptr && id != nullptr && this_update != nullptr && next_update != nullptr &&
+      revoked_at != nullptr &&
+      OCSP_basic_add1_status(
+          basic, id, code,
+          code == V_OCSP_CERTSTATUS_REVOKED ? OCSP_REVOKED_STATUS_KEYCOMPROMISE : -1,
+          code == V_OCSP_CERTSTATUS_REVOKED ? revoked_at : nullptr, this_update,
+          next_update) != nullptr &&
+      OCSP_basic_sign(basic, sign_cert.native_handle(), sign_key.native_handle(),
+                      ed ? nullptr : EVP_sha256(), nullptr, 0) == 1 &&
+      (response = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic)) != nullptr;
+  OCSP_CERTID_free(id);
+  ASN1_GENERALIZEDTIME_free(this_update);
+  ASN1_GENERALIZEDTIME_free(next_update);
+  ASN1_GENERALIZEDTIME_free(revoked_at);
+  OCSP_BASICRESP_free(basic);
+  if (!ok) {
+    OCSP_RESPONSE_free(response);
+    return detail::failure("testing: building the OCSP response");
+  }
+  auto der = detail::i2d_bytes(i2d_OCSP_RESPONSE, response, "testing: i2d_OCSP_RESPONSE");
+  OCSP_RESPONSE_free(response);
+  return der;
 }
 
 Result<void> Identity::write_pem(std::string_view cert_path, std::string_view key_path) const {

@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
+#include <iterator>
 
 namespace ossl_test {
 
@@ -78,6 +80,46 @@ std::string OpensslCa::gencrl(int days) {
   const std::string path = dir_->path("crl" + std::to_string(++written_) + ".pem");
   ca({"-gencrl", "-crldays", std::to_string(days), "-out", path});
   return path;
+}
+
+void OpensslCa::start_responder(const ossl::testing::Identity* signer) {
+  responder_.reset();
+  std::string rcert = ca_cert_, rkey = ca_key_;
+  if (signer != nullptr) {
+    rcert = dir_->path("responder.pem");
+    rkey = dir_->path("responder.key");
+    REQUIRE(
+        ossl::testing::Identity{signer->cert, signer->key, {}}.write_pem(rcert, rkey).has_value());
+  }
+  port_ = free_port();
+  responder_ = std::make_unique<Process>(std::vector<std::string>{
+      // OpenSSL 3.0's -port takes a number only (the responder listens on every
+      // interface); the tests reach it on 127.0.0.1.
+      "openssl", "ocsp", "-index", index_, "-port", std::to_string(port_), "-rsigner", rcert,
+      "-rkey", rkey, "-CA", ca_cert_, "-ndays", "1"});
+  // Its own announcement, not a probe connection: OpenSSL 3.0's responder waits for a
+  // request on every connection it accepts, and a probe that sends none wedges it.
+  REQUIRE_MESSAGE(responder_->wait_for_output("waiting for OCSP client connections",
+                                              std::chrono::seconds(10)),
+                  responder_->output());
+}
+
+std::vector<std::byte> OpensslCa::fetch(const ossl::X509& cert) {
+  REQUIRE(responder_ != nullptr);
+  const std::string cert_path = write_cert(cert, "query" + std::to_string(++written_) + ".pem");
+  const std::string out = dir_->path("response" + std::to_string(written_) + ".der");
+  const RunResult r =
+      run({"openssl", "ocsp", "-issuer", ca_cert_, "-cert", cert_path, "-url",
+           "http://127.0.0.1:" + std::to_string(port_), "-respout", out, "-noverify"},
+          std::chrono::seconds(30));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  std::ifstream in(out, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE_FALSE(bytes.empty());
+  std::vector<std::byte> der(bytes.size());
+  std::memcpy(der.data(), bytes.data(), bytes.size());
+  return der;
 }
 
 }  // namespace ossl_test

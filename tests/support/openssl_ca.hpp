@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ossl_test {
 
@@ -30,6 +31,14 @@ class OpensslCa {
   /// PEM file's path.
   std::string gencrl(int days = 7);
 
+  /// Starts `openssl ocsp` as a responder over this database on 127.0.0.1, signing with
+  /// `signer` (null: the CA itself), and waits until it listens. Stopped by the
+  /// destructor (or a later call), even when a test fails.
+  void start_responder(const ossl::testing::Identity* signer = nullptr);
+  /// Asks the responder about `cert` with `openssl ocsp -url` (not verifying the
+  /// answer: that is the client's job under test) and returns the DER response.
+  std::vector<std::byte> fetch(const ossl::X509& cert);
+
   /// Writes `cert` (PEM) into the directory and returns its path.
   std::string write_cert(const ossl::X509& cert, const std::string& name);
   /// The CA certificate's and key's paths.
@@ -42,6 +51,8 @@ class OpensslCa {
   void ca(const std::vector<std::string>& args);
 
   std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<Process> responder_;
+  std::uint16_t port_ = 0;
   std::string config_;
   std::string ca_cert_;
   std::string ca_key_;

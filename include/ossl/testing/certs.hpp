@@ -31,6 +31,14 @@ enum class Usage {
   Server,           ///< serverAuth.
   Client,           ///< clientAuth.
   ServerAndClient,  ///< serverAuth and clientAuth.
+  OcspSigning,      ///< OCSPSigning: a responder a CA delegates its OCSP answers to.
+};
+
+/// What a generated OCSP response says about a certificate.
+enum class OcspStatus {
+  Good,     ///< good
+  Revoked,  ///< revoked an hour ago, reason keyCompromise
+  Unknown,  ///< unknown to the responder
 };
 
 /// A validity window.
@@ -57,6 +65,8 @@ struct LeafSpec {
   /// "critical,digitalSignature,keyEncipherment", right for TLS leaves.
   std::string key_usage;
   Validity validity = Validity::days_from_now(30);  ///< Validity window.
+  /// The TLS feature status_request (RFC 7633, "OCSP must-staple").
+  bool must_staple = false;
   /// basicConstraints CA:TRUE on the leaf (everything else as a server leaf), for tests
   /// of clients that refuse a CA certificate presented as the server's own.
   bool ca = false;
@@ -95,6 +105,14 @@ class OSSL_API TestCa {
   [[nodiscard]] Result<X509Crl> issue_crl(std::span<const X509> revoked,
                                           Validity validity = Validity::days_from_now(7),
                                           int reason = 1) const;
+
+  /// Makes a DER OCSP response ("successful", one single response) saying `status` about
+  /// `cert` (which this CA issued; the CertID uses SHA-1, as `openssl ocsp` does), with
+  /// thisUpdate and nextUpdate from `validity`, signed by `signer` (null: this CA) and
+  /// carrying the signer's certificate.
+  [[nodiscard]] Result<std::vector<std::byte>> issue_ocsp_response(
+      const X509& cert, OcspStatus status, Validity validity = Validity::days_from_now(1),
+      const Identity* signer = nullptr) const;
 
   /// Returns the CA's certificate (the trust anchor, for a root).
   [[nodiscard]] const X509& cert() const noexcept { return cert_; }
