@@ -156,18 +156,25 @@ std::string revoked_text(const SingleStatus& s) {
   return text + ")";
 }
 
-// Finds the issuer of `cert` among `candidates` (the chain sent with it) and the
-// context's trust store; null when neither has it.
-::X509* find_issuer(::X509* cert, const std::vector<X509>& candidates, SSL_CTX* ctx) {
+// Finds the issuer of `cert` among `candidates` (the chain sent with it), then in the
+// context's trust store; an empty X509 when neither has it. (X509_check_issued,
+// X509_STORE_CTX_get1_issuer)
+X509 find_issuer(::X509* cert, const std::vector<X509>& candidates, SSL_CTX* ctx) {
   for (const X509& c : candidates) {
-    if (X509_check_issued(c.native_handle(), cert) == X509_V_OK) return c.native_handle();
+    if (X509_check_issued(c.native_handle(), cert) == X509_V_OK) return c;
   }
-  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
-  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
-    ::X509* c = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));  // null for CRLs
-    if (c != nullptr && X509_check_issued(c, cert) == X509_V_OK) return c;
+  X509_STORE_CTX* lookup = X509_STORE_CTX_new();
+  ::X509* issuer = nullptr;
+  ERR_set_mark();  // "not found" queues nothing useful to the caller
+  if (lookup != nullptr &&
+      X509_STORE_CTX_init(lookup, SSL_CTX_get_cert_store(ctx), cert, nullptr) == 1 &&
+      X509_STORE_CTX_get1_issuer(&issuer, lookup, cert) != 1) {
+    issuer = nullptr;
   }
-  return nullptr;
+  ERR_pop_to_mark();
+  X509_STORE_CTX_free(lookup);
+  if (issuer == nullptr) return X509();
+  return *X509::adopt(issuer);  // get1: the reference is ours
 }
 
 // True when `cert` carries the TLS feature status_request (RFC 7633, "must-staple").
@@ -373,12 +380,13 @@ Result<void> SslCtx::set_ocsp_response(std::span<const std::byte> der) {
   OCSP_SINGLERESP* single = nullptr;
   bool issuer_missing = false;
   for (const auto& c : served) {
-    ::X509* issuer = find_issuer(c.cert.native_handle(), c.chain, ctx);
-    if (issuer == nullptr) {
+    const X509 issuer = find_issuer(c.cert.native_handle(), c.chain, ctx);
+    if (!issuer) {
       issuer_missing = true;
       continue;
     }
-    if ((single = find_single(basic->get(), c.cert.native_handle(), issuer)) != nullptr) {
+    if ((single = find_single(basic->get(), c.cert.native_handle(), issuer.native_handle())) !=
+        nullptr) {
       match = &c;
       break;
     }

@@ -127,11 +127,11 @@ TEST_CASE("OCSP client: stapled responses from `openssl ocsp` and in-process, un
        "is stale: its nextUpdate"},
       {"response not yet valid", &good, &future, OcspPolicy::IfStapled,
        X509_V_ERR_OCSP_VERIFY_FAILED, "is not yet valid"},
-      {"response for another certificate", &revoked, &good_by_ca, OcspPolicy::IfStapled,
+      {"response for another certificate", &revoked, &good_by_ca, OcspPolicy::Required,
        X509_V_ERR_OCSP_VERIFY_FAILED, "is about another certificate"},
       {"responder not authorised", &good, &good_by_stranger, OcspPolicy::IfStapled,
        X509_V_ERR_OCSP_VERIFY_FAILED, "not signed by the certificate's issuer"},
-      {"garbage staple", &good, &garbage, OcspPolicy::IfStapled, X509_V_ERR_OCSP_VERIFY_FAILED,
+      {"garbage staple", &good, &garbage, OcspPolicy::Required, X509_V_ERR_OCSP_VERIFY_FAILED,
        "not a DER OCSP response"},
       {"no staple, if stapled", &good, nullptr, OcspPolicy::IfStapled, X509_V_OK, ""},
       {"no staple, required", &good, nullptr, OcspPolicy::Required, X509_V_ERR_OCSP_VERIFY_NEEDED,
@@ -151,11 +151,21 @@ TEST_CASE("OCSP client: stapled responses from `openssl ocsp` and in-process, un
       const SslCtx client = client_builder(v).ocsp_stapling(c.policy).build().value();
       Attempt a = attempt(client, server);
       CHECK_MESSAGE(a.outcome.ok == (c.expect == X509_V_OK), describe(a));
-      CHECK(a.pair.client.verify_result().code == c.expect);
+      long expect = c.expect;
+      std::string reason = c.reason;
+      if (c.staple != nullptr && c.policy == OcspPolicy::Required &&
+          stapled(a.pair.client).empty()) {
+        // OpenSSL 4.0's server parses what it staples and withholds a response that is
+        // not DER or not about its certificate: the client then sees no staple at all,
+        // which Required refuses too.
+        expect = X509_V_ERR_OCSP_VERIFY_NEEDED;
+        reason = "stapled no OCSP response";
+      }
+      CHECK(a.pair.client.verify_result().code == expect);
       if (c.expect != X509_V_OK) {
-        CHECK(std::string(a.pair.client.verify_result().message()).find(c.reason) !=
+        CHECK(std::string(a.pair.client.verify_result().message()).find(reason) !=
               std::string::npos);
-        CHECK(a.outcome.describe().find(c.reason) != std::string::npos);
+        CHECK(a.outcome.describe().find(reason) != std::string::npos);
       } else if (c.staple != nullptr) {
         CHECK(stapled(a.pair.client) == *c.staple);  // it was there, and it passed
       }
