@@ -3,7 +3,8 @@
 //
 //   async_server [--cert FILE --key FILE] [--chain FILE] [--port N] [--host ADDR]
 //                [--alpn LIST] [--client-ca FILE] [--tls1.2|--tls1.3]
-//                [--sni NAME=CERT,KEY]... [--timeout SECONDS] [--max-connections N]
+//                [--sni NAME=CERT,KEY]... [--ocsp FILE]... [--timeout SECONDS]
+//                [--max-connections N]
 //
 // The options are tls_server's, and so is the answer: 200 with a one-line body stating the
 // negotiated version, cipher, ALPN, client certificate and SNI name. Unlike tls_server it

@@ -26,6 +26,9 @@ struct Options {
   std::vector<std::string> alpn;
   std::optional<ossl::TlsVersion> version;
   bool resume = false;
+  std::vector<std::string> pins;  // --pin, repeatable: SPKI SHA-256, base64
+  std::vector<std::string> crls;  // --crl, repeatable: CRL files (PEM or DER)
+  std::optional<ossl::OcspPolicy> ocsp;  // --ocsp off|if-stapled|required
 };
 
 [[noreturn]] inline void fail(int code, const std::string& what) {
@@ -35,7 +38,8 @@ struct Options {
 
 [[noreturn]] inline void usage(const std::string& why) {
   fail(1, why + "\nusage: " + g_program +
-              " URL [--cafile FILE] [--alpn h2,http/1.1] [--tls1.2|--tls1.3] [--resume]");
+              " URL [--cafile FILE] [--alpn h2,http/1.1] [--tls1.2|--tls1.3] [--resume]\n"
+              "    [--pin SHA256-BASE64]... [--crl FILE]... [--ocsp off|if-stapled|required]");
 }
 
 inline std::vector<std::string> split(const std::string& s, char sep) {
@@ -68,6 +72,21 @@ inline Options parse(int argc, char** argv) {
       o.version = ossl::TlsVersion::Tls13;
     } else if (a == "--resume") {
       o.resume = true;
+    } else if (a == "--pin") {
+      o.pins.push_back(value());
+    } else if (a == "--crl") {
+      o.crls.push_back(value());
+    } else if (a == "--ocsp") {
+      const std::string p = value();
+      if (p == "off") {
+        o.ocsp = ossl::OcspPolicy::Off;
+      } else if (p == "if-stapled") {
+        o.ocsp = ossl::OcspPolicy::IfStapled;
+      } else if (p == "required") {
+        o.ocsp = ossl::OcspPolicy::Required;
+      } else {
+        usage("--ocsp takes off, if-stapled or required, not " + p);
+      }
     } else if (a.starts_with("--")) {
       usage("unknown option " + a);
     } else if (url.empty()) {
@@ -113,6 +132,9 @@ inline ossl::SslCtx make_context(const Options& o) {
     b.alpn_protos_list(names);
   }
   if (o.version) b.min_proto_version(*o.version).max_proto_version(*o.version);
+  for (const std::string& pin : o.pins) b.pin_spki_sha256(pin);
+  for (const std::string& crl : o.crls) b.crl_file(crl);
+  if (o.ocsp) b.ocsp_stapling(*o.ocsp);
   auto ctx = std::move(b).build();
   if (!ctx) fail(1, "bad TLS settings: " + ctx.error().to_string());
   return std::move(*ctx);

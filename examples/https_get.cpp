@@ -1,10 +1,14 @@
 // https_get: downloads a URL over HTTPS with ossl and prints the body.
 //
 //   https_get URL [--cafile FILE] [--alpn h2,http/1.1] [--tls1.2|--tls1.3] [--resume]
+//             [--pin SHA256-BASE64]... [--crl FILE]... [--ocsp off|if-stapled|required]
 //
 // Verifies the server (chain and hostname), sends SNI, offers ALPN, sends an HTTP/1.1
 // GET, prints the response body to stdout and a summary to stderr. --resume connects a
-// second time with the first session and reports whether it was resumed.
+// second time with the first session and reports whether it was resumed. --pin requires
+// a pinned public key in the verified chain (repeat for backups), --crl checks the
+// server certificate against CRL files, --ocsp sets what to do with a stapled OCSP
+// response (default: if-stapled; see docs/verification.md).
 // Exit status: 0 success, 1 usage, 2 TLS or verification failure, 3 connection
 // failure, 4 HTTP failure. Failures print one line saying what failed.
 #include "client_common.hpp"

@@ -31,7 +31,7 @@ extern const char* const g_program;
   fail(why + "\nusage: " + g_program +
        " [--cert FILE --key FILE] [--chain FILE] [--port N] "
        "[--host ADDR] [--alpn LIST] [--client-ca FILE] [--tls1.2|--tls1.3] "
-       "[--sni NAME=CERT,KEY]... [--timeout SECONDS] [--max-connections N]");
+       "[--sni NAME=CERT,KEY]... [--ocsp FILE]... [--timeout SECONDS] [--max-connections N]");
 }
 
 inline std::string read_file(const std::string& path) {
@@ -49,6 +49,7 @@ struct SniOption {
 struct Options {
   std::string cert, key, chain, client_ca, host = "127.0.0.1", alpn = "http/1.1";
   std::vector<SniOption> sni;
+  std::vector<std::string> ocsp;  // DER OCSP responses to staple (each finds its certificate)
   long port = 8443;
   long timeout_s = 10;
   long max_connections = 0;  // 0: the server's own default
@@ -90,6 +91,8 @@ inline Options parse(int argc, char** argv) {
       const auto eq = v.find('='), comma = v.find(',', eq == std::string::npos ? 0 : eq);
       if (eq == std::string::npos || comma == std::string::npos) usage("bad --sni " + v);
       o.sni.push_back({v.substr(0, eq), v.substr(eq + 1, comma - eq - 1), v.substr(comma + 1)});
+    } else if (a == "--ocsp") {
+      o.ocsp.push_back(value());
     } else if (a == "--tls1.2")
       o.version = ossl::TlsVersion::Tls12;
     else if (a == "--tls1.3")
@@ -164,6 +167,8 @@ inline ossl::SslCtx make_context(const Options& o, const ossl::testing::Identity
     const std::vector<ossl::X509> chain(certs->begin() + 1, certs->end());
     b.sni_certificate(s.name, (*certs)[0], *key, chain);
   }
+  for (const std::string& file : o.ocsp)
+    b.ocsp_response_file(file);
   auto ctx = std::move(b).build();
   if (!ctx) fail(ctx.error().to_string());
   return std::move(*ctx);

@@ -2,7 +2,8 @@
 //
 //   tls_server [--cert FILE --key FILE] [--chain FILE] [--port N] [--host ADDR]
 //              [--alpn LIST] [--client-ca FILE] [--tls1.2|--tls1.3]
-//              [--sni NAME=CERT,KEY]... [--timeout SECONDS] [--max-connections N]
+//              [--sni NAME=CERT,KEY]... [--ocsp FILE]... [--timeout SECONDS]
+//              [--max-connections N]
 //
 // Answers one HTTP request per connection with 200 and a one-line body stating the negotiated
 // version, cipher, ALPN, client certificate and SNI name. --sni presents another

@@ -7,6 +7,7 @@
 // scripts/test installs the peers (openssl gnutls-bin nginx-light curl).
 #include "../examples/net.hpp"
 #include "support/handshake.hpp"
+#include "support/openssl_ca.hpp"
 #include "support/process.hpp"
 
 #include <ossl/ossl.hpp>
@@ -757,4 +758,196 @@ TEST_CASE("PKCS#12 archives from openssl and certtool open in ossl; ossl's open 
   RunResult wrong =
       run({"openssl", "pkcs12", "-in", ours, "-passin", "pass:nope", "-nokeys"}, kRun);
   CHECK(wrong.status != 0);
+}
+
+// ================================================================ OCSP stapling
+
+namespace {
+
+// OCSP responses about the PKI's server certificate, answered by `openssl ocsp` over an
+// `openssl ca` database, written to files: one "good", one "revoked".
+struct OcspFiles {
+  std::string good, revoked;
+  std::unique_ptr<TempDir> dir;
+};
+
+const OcspFiles& ocsp_files() {
+  static const OcspFiles* f = [] {
+    auto* out = new OcspFiles;
+    out->dir = std::make_unique<TempDir>();
+    auto write = [&](const std::string& name, const std::vector<std::byte>& der) {
+      const std::string path = out->dir->path(name);
+      std::ofstream(path, std::ios::binary)
+          .write(reinterpret_cast<const char*>(der.data()),
+                 static_cast<std::streamsize>(der.size()));
+      return path;
+    };
+    OpensslCa valid(pki().intermediate);
+    valid.add_valid(pki().server.cert);
+    valid.start_responder();
+    out->good = write("good.der", valid.fetch(pki().server.cert));
+    OpensslCa revoking(pki().intermediate);
+    revoking.revoke(pki().server.cert, "keyCompromise");
+    revoking.start_responder();
+    out->revoked = write("revoked.der", revoking.fetch(pki().server.cert));
+    return out;
+  }();
+  return *f;
+}
+
+PeerServer stapling_peer(const std::string& which, TlsVersion v, const std::string& response) {
+  const Files& f = files();
+  const auto port = free_port();
+  if (which == "openssl s_server") {
+    return start({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
+                  f.server_leaf, "-cert_chain", f.chain, "-key", f.server_key, "-www",
+                  "-status_file", response, v == TlsVersion::Tls12 ? "-tls1_2" : "-tls1_3"},
+                 port);
+  }
+  if (which == "gnutls-serv") {
+    return start({"gnutls-serv", "--http", "-p", std::to_string(port), "--x509certfile",
+                  f.server_bundle, "--x509keyfile", f.server_key, "--ocsp-response", response,
+                  "--ignore-ocsp-response-errors", "--priority",
+                  v == TlsVersion::Tls12 ? "NORMAL:-VERS-ALL:+VERS-TLS1.2"
+                                         : "NORMAL:-VERS-ALL:+VERS-TLS1.3"},
+                 port);
+  }
+  auto prefix = std::make_unique<TempDir>();
+  const std::string conf = prefix->path("nginx.conf");
+  const std::string p = prefix->dir();
+  std::ofstream(conf) << "daemon off;\nmaster_process off;\npid " << p << "/nginx.pid;\n"
+                      << "error_log " << p << "/error.log;\nevents {}\nhttp {\n"
+                      << "  access_log off;\n  client_body_temp_path " << p << "/body;\n"
+                      << "  proxy_temp_path " << p << "/proxy;\n  fastcgi_temp_path " << p
+                      << "/fastcgi;\n  uwsgi_temp_path " << p << "/uwsgi;\n  scgi_temp_path " << p
+                      << "/scgi;\n  server {\n    listen 127.0.0.1:" << port
+                      << " ssl;\n    ssl_certificate " << f.server_bundle
+                      << ";\n    ssl_certificate_key " << f.server_key
+                      << ";\n    ssl_stapling on;\n    ssl_stapling_file " << response
+                      << ";\n    ssl_protocols " << (v == TlsVersion::Tls12 ? "TLSv1.2" : "TLSv1.3")
+                      << ";\n    location / { return 200 \"hello from nginx\\n\"; }\n  }\n}\n";
+  PeerServer s = start({"nginx", "-p", p, "-e", p + "/error.log", "-c", conf}, port);
+  s.prefix = std::move(prefix);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("OCSP: the example clients check staples from s_server, gnutls-serv and nginx") {
+  const OcspFiles& o = ocsp_files();
+  for (const char* peer : {"openssl s_server", "gnutls-serv", "nginx"}) {
+    for (TlsVersion v : kVersions) {
+      CAPTURE(peer);
+      CAPTURE(version_name(v));
+      {
+        PeerServer server = stapling_peer(peer, v, o.good);
+        for (const std::string& client : example_clients()) {
+          CAPTURE(client);
+          RunResult r =
+              example_client(client, server.port, {"--cafile", files().ca, "--ocsp", "required"});
+          CHECK_MESSAGE(r.status == 0, r.output);
+        }
+        // In-process: the staple the client checked is the file's.
+        ClientRun run = ossl_connect(server.port, ossl_client(v, pki().root.cert()), "localhost");
+        REQUIRE_MESSAGE(run.outcome.ok, run.outcome.describe());
+        const unsigned char* p = nullptr;
+        const long n = SSL_get_tlsext_status_ocsp_resp(run.ssl.native_handle(), &p);
+        std::ifstream in(o.good, std::ios::binary);
+        const std::string expected((std::istreambuf_iterator<char>(in)),
+                                   std::istreambuf_iterator<char>());
+        CHECK(std::string(reinterpret_cast<const char*>(p),
+                          static_cast<std::size_t>(n > 0 ? n : 0)) == expected);
+      }
+      {
+        PeerServer server = stapling_peer(peer, v, o.revoked);
+        for (const std::string& client : example_clients()) {
+          CAPTURE(client);
+          RunResult r = example_client(client, server.port, {"--cafile", files().ca});
+          CHECK(r.status == 2);
+          CHECK_MESSAGE(r.output.find("is revoked (reason: keyCompromise") != std::string::npos,
+                        r.output);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("OCSP: openssl s_client -status and gnutls-cli --ocsp read the example servers' staple") {
+  const OcspFiles& o = ocsp_files();
+  const Files& f = files();
+  for (const std::string& name : example_servers()) {
+    for (TlsVersion v : kVersions) {
+      CAPTURE(name);
+      CAPTURE(version_name(v));
+      OsslServer server = example_server(name, {"--ocsp", o.good});
+      const RunResult s_client =
+          run({"sh", "-c",
+               "printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' | "
+               "openssl s_client -connect 127.0.0.1:" +
+                   std::to_string(server.port) + " -servername localhost -status -CAfile " + f.ca +
+                   (v == TlsVersion::Tls12 ? " -tls1_2" : " -tls1_3")},
+              kRun);
+      CHECK_MESSAGE(s_client.output.find("OCSP Response Status: successful") != std::string::npos,
+                    s_client.output);
+      CHECK_MESSAGE(s_client.output.find("Cert Status: good") != std::string::npos,
+                    s_client.output);
+      const RunResult gnutls =
+          run({"sh", "-c",
+               "(printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n'; "
+               "sleep 2) | gnutls-cli --ocsp --x509cafile " +
+                   f.ca + " -p " + std::to_string(server.port) +
+                   " --sni-hostname localhost --verify-hostname localhost --priority " +
+                   (v == TlsVersion::Tls12 ? "NORMAL:-VERS-ALL:+VERS-TLS1.2"
+                                           : "NORMAL:-VERS-ALL:+VERS-TLS1.3") +
+                   " 127.0.0.1"},
+              kRun);
+      // gnutls-cli --ocsp checks the staple as part of trust, and prints each certificate's
+      // RFC 7469 pin: the same as ossl's SpkiPin.
+      CHECK_MESSAGE(gnutls.output.find("OCSP status request") != std::string::npos, gnutls.output);
+      CHECK_MESSAGE(gnutls.output.find("The certificate is trusted") != std::string::npos,
+                    gnutls.output);
+      CHECK_MESSAGE(
+          gnutls.output.find("pin-sha256=\"" + SpkiPin::of(pki().server.cert).value().to_base64() +
+                             "\"") != std::string::npos,
+          gnutls.output);
+      CHECK_MESSAGE(gnutls.output.find("version="s + version_name(v)) != std::string::npos,
+                    gnutls.output);
+    }
+  }
+}
+
+TEST_CASE("the example clients' --pin and --crl refuse what they should, against s_server") {
+  const std::string right = SpkiPin::of(pki().intermediate.cert()).value().to_base64();
+  const std::string wrong = SpkiPin::of(files().stranger).value().to_base64();
+  OpensslCa ca(pki().intermediate);
+  ca.revoke(pki().server.cert, "superseded");
+  const std::string crl = ca.gencrl();
+  OpensslCa clean(pki().intermediate);
+  const std::string clean_crl = clean.gencrl();
+  PeerServer server = openssl_s_server(TlsVersion::Tls13);
+  struct Case {
+    const char* name;
+    std::vector<std::string> args;
+    int status;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"pinned intermediate", {"--pin", right}, 0, ""},
+      {"wrong pin, then the backup", {"--pin", wrong, "--pin", "sha256//" + right}, 0, ""},
+      {"wrong pin", {"--pin", wrong}, 2, "no certificate of the verified chain has a pinned"},
+      {"malformed pin", {"--pin", "xyz"}, 1, "\"xyz\" is not a SHA-256 pin"},
+      {"CRL revoking the server", {"--crl", crl}, 2, "is revoked (reason: superseded"},
+      {"CRL revoking nothing", {"--crl", clean_crl}, 0, ""},
+  };
+  for (const std::string& client : example_clients()) {
+    for (const Case& c : cases) {
+      CAPTURE(client);
+      CAPTURE(std::string(c.name));
+      std::vector<std::string> args = {"--cafile", files().ca};
+      args.insert(args.end(), c.args.begin(), c.args.end());
+      RunResult r = example_client(client, server.port, args);
+      CHECK_MESSAGE(r.status == c.status, r.output);
+      CHECK_MESSAGE(r.output.find(c.says) != std::string::npos, r.output);
+    }
+  }
 }
