@@ -43,16 +43,24 @@ int no_password(char*, int, int, void*) {
 Result<X509Crl> X509Crl::from_pem(std::string_view pem) {
   auto bio = detail::input_bio(detail::as_bytes(pem), "X509Crl::from_pem");
   if (!bio) return std::move(bio).error();
-  auto crl =
-      detail::check_ptr(PEM_read_bio_X509_CRL(bio->native_handle(), nullptr, no_password, nullptr),
-                        "X509Crl::from_pem: no valid PEM CRL");
-  if (!crl) return std::move(crl).error();
-  return X509Crl(*crl);
+  ERR_set_mark();
+  ::X509_CRL* crl = PEM_read_bio_X509_CRL(bio->native_handle(), nullptr, no_password, nullptr);
+  if (crl == nullptr) {
+    ERR_clear_last_mark();
+    return detail::failure("X509Crl::from_pem: no valid PEM CRL");
+  }
+  ERR_pop_to_mark();  // records a successful parse left (see detail::read_pem_stack)
+  return X509Crl(crl);
 }
 
 Result<X509Crl> X509Crl::from_der(std::span<const std::byte> der) {
+  ERR_set_mark();
   auto crl = detail::d2i_exact<::X509_CRL>(d2i_X509_CRL, X509_CRL_free, der, "X509Crl::from_der");
-  if (!crl) return std::move(crl).error();
+  if (!crl) {
+    ERR_clear_last_mark();
+    return std::move(crl).error();
+  }
+  ERR_pop_to_mark();  // records a successful parse left (see detail::read_pem_stack)
   return X509Crl(*crl);
 }
 

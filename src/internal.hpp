@@ -204,7 +204,9 @@ Result<std::vector<T>> read_pem_stack(std::string_view pem, const std::string& w
   for (;;) {
     ERR_set_mark();
     if (auto* raw = read(bio->native_handle())) {
-      ERR_clear_last_mark();
+      // A parse that succeeded can still have queued records (a CRL whose extensions
+      // fail to decode is kept, marked invalid, for verification to refuse): dropped.
+      ERR_pop_to_mark();
       out.push_back(take(raw));
       continue;
     }

@@ -5,7 +5,10 @@
 #include "support/process.hpp"
 
 #include <doctest/doctest.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <optional>
@@ -223,4 +226,32 @@ TEST_CASE("CRL builder steps: misuse is an error naming the step") {
   auto empty = client_builder().crl(X509Crl()).build();
   REQUIRE_FALSE(empty.has_value());
   CHECK(empty.error().to_string().find("empty CRL") != std::string::npos);
+}
+
+TEST_CASE("X509Crl: a CRL entry extension that does not decode leaves no record behind") {
+  // Found by fuzz_ocsp: OpenSSL keeps such a CRL (its entries are decoded lazily), but
+  // the failed decode queued a record that the bundle reader used to leave on the queue.
+  std::vector<std::byte> der = crl_of(pki().intermediate, {pki().server.cert}).to_der().value();
+  // The reason code extension's value: OCTET STRING { ENUMERATED 1 }; the ENUMERATED tag
+  // becomes a constructed one.
+  const std::byte reason[] = {std::byte{0x04}, std::byte{0x03}, std::byte{0x0a}, std::byte{0x01},
+                              std::byte{0x01}};
+  auto at = std::search(der.begin(), der.end(), std::begin(reason), std::end(reason));
+  REQUIRE(at != der.end());
+  at[2] = std::byte{0x2a};
+  BIO* mem = BIO_new(BIO_s_mem());
+  REQUIRE(PEM_write_bio(mem, "X509 CRL", "", reinterpret_cast<const unsigned char*>(der.data()),
+                        static_cast<long>(der.size())) > 0);
+  char* text = nullptr;
+  const long n = BIO_get_mem_data(mem, &text);
+  const std::string pem(text, static_cast<std::size_t>(n));
+  BIO_free(mem);
+  REQUIRE(ERR_peek_error() == 0);
+  (void)X509Crl::from_der(der);
+  CHECK(ERR_peek_error() == 0);
+  (void)X509Crl::from_pem(pem);
+  CHECK(ERR_peek_error() == 0);
+  (void)X509Crl::stack_from_pem(pem + pem);
+  CHECK(ERR_peek_error() == 0);
+  ERR_clear_error();
 }

@@ -66,6 +66,23 @@ int main(int argc, char** argv) {
   seed("x509", "cert.der", bytes_of(w.server.cert.to_der().value()));
   seed("x509", "bundle.pem", cert_pem + w.root.cert().to_pem().value());
 
+  // OCSP responses about the server certificate (good, revoked, unknown, expired) and
+  // CRLs (DER, and a PEM bundle).
+  using ossl::testing::OcspStatus;
+  for (auto [status, name] :
+       {std::pair{OcspStatus::Good, "good"}, std::pair{OcspStatus::Revoked, "revoked"},
+        std::pair{OcspStatus::Unknown, "unknown"}}) {
+    seed("ocsp", std::string("response_") + name,
+         w.root.issue_ocsp_response(w.server.cert, status).value());
+  }
+  seed("ocsp", "response_expired",
+       w.root
+           .issue_ocsp_response(w.server.cert, OcspStatus::Good, ossl::testing::Validity::expired())
+           .value());
+  const auto crl = w.root.issue_crl(std::vector<ossl::X509>{w.server.cert}).value();
+  seed("ocsp", "crl.der", bytes_of(crl.to_der().value()));
+  seed("ocsp", "crls.pem", crl.to_pem().value() + crl.to_pem().value());
+
   const auto& key = w.server.key;
   seed("pkey", "private.pem", key.to_pem().value(), 0);
   seed("pkey", "private.der", bytes_of(key.to_der().value()), 1);
