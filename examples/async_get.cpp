@@ -79,9 +79,7 @@ awaitable<void> fetch(const Options& o, const ossl::SslCtx& ctx,
   if (hec) {
     const bool tls_failure = hec.category() == ossl::asio_tls_category();
     const std::string detail =
-        !tls.ssl().verify_result().ok()
-            ? "certificate verification failed: " + std::string(tls.ssl().verify_result().message())
-            : why(hec);
+        tls_failure ? describe_failure(tls.ssl(), tls.last_error()) : why(hec);
     fail(tls_failure ? 2 : 3, "TLS handshake with " + o.host + " failed: " + detail);
   }
   require_http11(tls.ssl());
@@ -106,8 +104,13 @@ awaitable<void> fetch(const Options& o, const ossl::SslCtx& ctx,
   // response; accept that only when the HTTP framing says the body is whole.
   const bool truncated = end == asio::ssl::error::stream_truncated;
   if (end != asio::error::eof && !(truncated && response && complete)) {
-    fail(truncated ? 4 : 3, truncated ? "the response was truncated (no close_notify)"
-                                      : "reading the response: " + why(end));
+    if (truncated) fail(4, "the response was truncated (no close_notify)");
+    // A TLS failure after the handshake (in TLS 1.3 a server refuses a client
+    // certificate only then, with an alert) is a TLS failure, not a connection one.
+    if (end.category() == ossl::asio_tls_category()) {
+      fail(2, "TLS failure with " + o.host + ": " + describe_failure(tls.ssl(), tls.last_error()));
+    }
+    fail(3, "reading the response: " + why(end));
   }
   if (!response) fail(4, "not an HTTP response");
   if (print_body) std::fwrite(response->body.data(), 1, response->body.size(), stdout);

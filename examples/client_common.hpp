@@ -26,8 +26,8 @@ struct Options {
   std::vector<std::string> alpn;
   std::optional<ossl::TlsVersion> version;
   bool resume = false;
-  std::vector<std::string> pins;  // --pin, repeatable: SPKI SHA-256, base64
-  std::vector<std::string> crls;  // --crl, repeatable: CRL files (PEM or DER)
+  std::vector<std::string> pins;         // --pin, repeatable: SPKI SHA-256, base64
+  std::vector<std::string> crls;         // --crl, repeatable: CRL files (PEM or DER)
   std::optional<ossl::OcspPolicy> ocsp;  // --ocsp off|if-stapled|required
 };
 
@@ -132,8 +132,10 @@ inline ossl::SslCtx make_context(const Options& o) {
     b.alpn_protos_list(names);
   }
   if (o.version) b.min_proto_version(*o.version).max_proto_version(*o.version);
-  for (const std::string& pin : o.pins) b.pin_spki_sha256(pin);
-  for (const std::string& crl : o.crls) b.crl_file(crl);
+  for (const std::string& pin : o.pins)
+    b.pin_spki_sha256(pin);
+  for (const std::string& crl : o.crls)
+    b.crl_file(crl);
   if (o.ocsp) b.ocsp_stapling(*o.ocsp);
   auto ctx = std::move(b).build();
   if (!ctx) fail(1, "bad TLS settings: " + ctx.error().to_string());
@@ -180,11 +182,14 @@ inline std::optional<Response> parse_http(const std::string& raw, bool& complete
   return r;
 }
 
-inline std::string describe_failure(const ossl::Ssl& ssl, const ossl::SslIoError& e) {
-  if (!ssl.verify_result().ok()) {
+// One line for a TLS failure: ossl's explanation when it has one (ErrorStack::summary),
+// else the reason of OpenSSL's last record; the records with their source paths stay in
+// the stack (to_string()) for a log.
+inline std::string describe_failure(const ossl::Ssl& ssl, const ossl::ErrorStack& e) {
+  if (ssl.verify_result().checked && !ssl.verify_result().ok()) {
     return "certificate verification failed: " + std::string(ssl.verify_result().message());
   }
-  return e.to_string();
+  return e.headline();
 }
 
 // The GET request both clients send (Connection: close: the body ends with the

@@ -48,7 +48,10 @@ std::optional<ossl::SslSession> fetch(const Options& o, const ossl::SslCtx& ctx,
   }
   if (auto r = ossl::io::handshake(ssl, kTimeout); !r) {
     fail(r.error() == ossl::SslIoError::Kind::Syscall ? 3 : 2,
-         "TLS handshake with " + o.host + " failed: " + describe_failure(ssl, r.error()));
+         "TLS handshake with " + o.host + " failed: " +
+             (r.error() == ossl::SslIoError::Kind::Syscall
+                  ? r.error().to_string()
+                  : describe_failure(ssl, r.error().stack())));
   }
   require_http11(ssl);
   if (auto r = ossl::io::write_all(ssl, request(o), kTimeout); !r) fail(3, r.error().to_string());
@@ -61,9 +64,13 @@ std::optional<ossl::SslSession> fetch(const Options& o, const ossl::SslCtx& ctx,
     // Many servers close without close_notify after a complete response; accept that
     // only when the HTTP framing says the body is whole.
     if (!(n.error().truncated() && response && complete)) {
-      fail(n.error().truncated() ? 4 : 3, n.error().truncated()
-                                              ? "the response was truncated (no close_notify)"
-                                              : n.error().to_string());
+      if (n.error().truncated()) fail(4, "the response was truncated (no close_notify)");
+      // A TLS failure after the handshake (in TLS 1.3 a server refuses a client
+      // certificate only then, with an alert) is a TLS failure, not a connection one.
+      if (n.error() == ossl::SslIoError::Kind::Ssl) {
+        fail(2, "TLS failure with " + o.host + ": " + describe_failure(ssl, n.error().stack()));
+      }
+      fail(3, n.error().to_string());
     }
   }
   if (!response) fail(4, "not an HTTP response");

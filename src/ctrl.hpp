@@ -131,6 +131,14 @@ inline long ssl_set1_chain(SSL* ssl, STACK_OF(X509) * chain) noexcept {
   return SSL_ctrl(ssl, SSL_CTRL_CHAIN, 1, chain);
 }
 
+/// SSL_get_min_proto_version: the version, 0 when unlimited.
+inline long ssl_get_min_proto_version(SSL* ssl) noexcept {
+  return SSL_ctrl(ssl, SSL_CTRL_GET_MIN_PROTO_VERSION, 0, nullptr);
+}
+/// SSL_get_max_proto_version: the version, 0 when unlimited.
+inline long ssl_get_max_proto_version(SSL* ssl) noexcept {
+  return SSL_ctrl(ssl, SSL_CTRL_GET_MAX_PROTO_VERSION, 0, nullptr);
+}
 /// SSL_get_tlsext_status_ocsp_resp: the stapled response's length (*resp points into
 /// the connection, get0), or -1 when the server stapled none.
 inline long ssl_get_status_ocsp_resp(SSL* ssl, const unsigned char** resp) noexcept {

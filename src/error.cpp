@@ -120,13 +120,28 @@ bool ErrorStack::contains(int lib, int reason) const noexcept {
 }
 
 std::string ErrorStack::to_string() const {
-  std::string out = context_;
+  std::string records;
   for (std::size_t i = 0; i < records_.size(); ++i) {
-    if (!out.empty()) out += i == 0 ? ": " : "; ";
-    out += records_[i].to_string();
+    if (i != 0) records += "; ";
+    records += records_[i].to_string();
   }
-  if (out.empty()) out = "no error";
-  return out;
+  std::string body = summary_.empty()  ? records
+                     : records.empty() ? summary_
+                                       : summary_ + " (" + records + ")";
+  if (context_.empty()) return body.empty() ? "no error" : body;
+  return body.empty() ? context_ : context_ + ": " + body;
+}
+
+ErrorStack& ErrorStack::set_summary(std::string summary) & {
+  summary_ = std::move(summary);
+  return *this;
+}
+
+std::string ErrorStack::headline() const {
+  if (!summary_.empty()) return summary_;
+  if (records_.empty()) return "no error";
+  const ErrorRecord& last = records_.back();
+  return last.data.empty() ? last.reason : last.reason + " (" + last.data + ")";
 }
 
 Error::Error(ErrorStack stack) : stack_(std::move(stack)), what_(stack_.to_string()) {}

@@ -2,6 +2,7 @@
 
 #include "ctrl.hpp"
 #include "ctx_state.hpp"
+#include "explain.hpp"
 #include "internal.hpp"
 #include "verify_policy.hpp"
 
@@ -182,6 +183,7 @@ SslIoError Ssl::io_error(int rc, const char* what) {
     }
     case SSL_ERROR_SSL: {
       ErrorStack stack = detail::failure(what);
+      detail::explain_failure(native_handle(), stack);
       // Writing after our close_notify is the caller's mistake, not a broken
       // connection: reading the peer's remaining data and close_notify still works.
       if (!stack.contains(ERR_LIB_SSL, SSL_R_PROTOCOL_IS_SHUTDOWN)) fatal_ = true;

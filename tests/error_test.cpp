@@ -62,3 +62,17 @@ TEST_CASE("Error carries the stack and formats what()") {
   CHECK(std::string(e.what()) == "ossl: boom");
   CHECK(e.stack().size() == 1);
 }
+
+TEST_CASE("a summary heads the stack; the records stay behind it") {
+  ERR_raise_data(ERR_LIB_SSL, SSL_R_UNSUPPORTED_PROTOCOL, "raw detail");
+  ErrorStack s = ErrorStack::drain().with_context("Ssl::connect");
+  CHECK(s.headline() == "unsupported protocol (raw detail)");  // no summary: the last reason
+  s.set_summary("no TLS version in common");
+  CHECK(s.summary() == "no TLS version in common");
+  CHECK(s.headline() == "no TLS version in common");
+  const std::string text = s.to_string();
+  CHECK(text.rfind("Ssl::connect: no TLS version in common (SSL routines: unsupported protocol",
+                   0) == 0);
+  CHECK(s.contains(ERR_LIB_SSL, SSL_R_UNSUPPORTED_PROTOCOL));
+  CHECK(ErrorStack().headline() == "no error");
+}

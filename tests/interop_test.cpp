@@ -951,3 +951,42 @@ TEST_CASE("the example clients' --pin and --crl refuse what they should, against
     }
   }
 }
+
+TEST_CASE("the example clients explain what cannot be agreed with s_server, in one line") {
+  const Files& f = files();
+  struct Case {
+    const char* name;
+    std::vector<std::string> server_args;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"TLS 1.0/1.1 only",
+       {"-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"},
+       "the server supports only TLS versions older than TLS 1.2 (such as TLS 1.0/1.1); this "
+       "client requires TLS 1.2 or later"},
+      {"a client certificate required (TLS 1.3)",
+       {"-tls1_3", "-Verify", "1", "-CAfile", f.ca},
+       "the server requires a client certificate and this client sent none"},
+      {"a client certificate required (TLS 1.2)",
+       {"-tls1_2", "-Verify", "1", "-CAfile", f.ca},
+       "or a client certificate it requires"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(std::string(c.name));
+    const auto port = free_port();
+    std::vector<std::string> argv = {
+        "openssl", "s_server",    "-accept",     "127.0.0.1:" + std::to_string(port),
+        "-cert",   f.server_leaf, "-cert_chain", f.chain,
+        "-key",    f.server_key,  "-www"};
+    argv.insert(argv.end(), c.server_args.begin(), c.server_args.end());
+    PeerServer server = start(argv, port);
+    for (const std::string& client : example_clients()) {
+      CAPTURE(client);
+      RunResult r = example_client(client, server.port, {"--cafile", f.ca});
+      CHECK_MESSAGE(r.status == 2, r.output);
+      CHECK_MESSAGE(r.output.find(c.says) != std::string::npos, r.output);
+      // One line, and OpenSSL's source paths are not in it.
+      CHECK_MESSAGE(r.output.find(".c:") == std::string::npos, r.output);
+    }
+  }
+}

@@ -808,3 +808,96 @@ TEST_CASE("shutdown on a full transport is WantWrite, typed, and succeeds once d
     CHECK(end.error() == SslIoError::Kind::ZeroReturn);
   }
 }
+
+// ------------------------------------------------------- readable negotiation errors
+
+TEST_CASE("negotiation failures carry a summary a person understands, from each side") {
+  // A server that speaks only TLS 1.0/1.1 (security level 0, as old servers are set up).
+  auto old_server = [] {
+    SslCtx ctx = SslCtx::new_server().value();
+    SSL_CTX_set_security_level(ctx.native_handle(), 0);
+    REQUIRE(ctx.set_min_proto_version(static_cast<TlsVersion>(TLS1_VERSION)).has_value());
+    REQUIRE(ctx.set_max_proto_version(static_cast<TlsVersion>(TLS1_1_VERSION)).has_value());
+    REQUIRE(ctx.set_cipher_list("DEFAULT:@SECLEVEL=0").has_value());
+    REQUIRE(ctx.use_certificate(pki().server.cert).has_value());
+    REQUIRE(ctx.use_private_key(pki().server.key).has_value());
+    return ctx;
+  };
+  struct Case {
+    const char* name;
+    std::function<SslCtx()> client;
+    std::function<SslCtx()> server;
+    const char* client_says;  // in the client's error summary ("" : not checked)
+    const char* server_says;  // in the server's
+  };
+  const Case cases[] = {
+      {"the server speaks only TLS 1.0/1.1", [] { return client_builder().build().value(); },
+       old_server,
+       "the server supports only TLS versions older than TLS 1.2 (such as TLS 1.0/1.1); this "
+       "client requires TLS 1.2 or later",
+       "no TLS version in common: this server accepts TLS 1.0 to TLS 1.1"},
+      {"no cipher in common",
+       [] {
+         return client_builder(TlsVersion::Tls12)
+             .max_proto_version(TlsVersion::Tls12)
+             .cipher_list("AES128-SHA")
+             .build()
+             .value();
+       },
+       [] { return server_builder(TlsVersion::Tls12).build().value(); },
+       "the server refused the handshake (handshake_failure alert)",
+       "no cipher suite (or key exchange group, or signature algorithm) in common: the client "
+       "offers none this server accepts"},
+      {"a client certificate required, none sent (TLS 1.3)",
+       [] { return client_builder().build().value(); },
+       [] {
+         return server_builder()
+             .client_ca_cert(pki().root.cert())
+             .verify_client(true)
+             .build()
+             .value();
+       },
+       "the server requires a client certificate and this client sent none",
+       "the client sent no certificate and this server requires one"},
+      {"an untrusted server certificate",
+       [] {
+         return SslCtxBuilder<Client>::create()
+             .ca_cert(testing::TestCa::create_root("stranger").value().cert())
+             .build()
+             .value();
+       },
+       [] { return server_builder().build().value(); },
+       "the server's certificate was refused: unable to get local issuer certificate", ""},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(std::string(c.name));
+    const SslCtx client = c.client();
+    const SslCtx server = c.server();
+    Attempt a = attempt(client, server);
+    // TLS 1.3 refuses a missing client certificate after the client finished: its next
+    // read brings the alert.
+    std::optional<SslIoError> client_error = a.outcome.client_error;
+    if (client_error && client_error->would_block()) {
+      // The server failed first; its alert is waiting for the client.
+      auto r = a.pair.client.do_handshake();
+      REQUIRE_FALSE(r.has_value());
+      client_error = r.error();
+    } else if (a.pair.client.is_init_finished()) {
+      std::byte buf[16];
+      auto r = a.pair.client.read(buf);
+      REQUIRE_FALSE(r.has_value());
+      client_error = r.error();
+    }
+    REQUIRE(client_error.has_value());
+    REQUIRE(a.outcome.server_error.has_value());
+    CHECK_MESSAGE(client_error->stack().summary().find(c.client_says) != std::string::npos,
+                  client_error->to_string());
+    CHECK(client_error->stack().headline() == client_error->stack().summary());
+    CHECK(client_error->stack().size() >= 1);  // OpenSSL's records stay
+    if (*c.server_says != '\0') {
+      CHECK_MESSAGE(
+          a.outcome.server_error->stack().summary().find(c.server_says) != std::string::npos,
+          a.outcome.server_error->to_string());
+    }
+  }
+}

@@ -79,11 +79,22 @@ class OSSL_API ErrorStack {
   /// (ERR_LIB_* and *_R_* constants), e.g. (ERR_LIB_SSL, SSL_R_UNEXPECTED_EOF_WHILE_READING).
   [[nodiscard]] bool contains(int lib, int reason) const noexcept;
 
-  /// Formats the context and every record: "context: rec1; rec2".
+  /// Sets a one-line explanation a person understands (e.g. "the server supports only
+  /// TLS versions older than TLS 1.2 ..."), shown ahead of the records by to_string();
+  /// the records stay as they are. Returns the stack for chaining.
+  ErrorStack& set_summary(std::string summary) &;
+  /// Returns the explanation set by set_summary(), empty when none was.
+  [[nodiscard]] const std::string& summary() const noexcept { return summary_; }
+  /// Returns the headline of the error: the summary when there is one, else the last
+  /// record's reason (with its data), else "no error".
+  [[nodiscard]] std::string headline() const;
+  /// Formats the context, the summary and every record: "context: rec1; rec2", or with a
+  /// summary "context: summary (rec1; rec2)".
   [[nodiscard]] std::string to_string() const;
 
  private:
   std::string context_;
+  std::string summary_;
   std::vector<ErrorRecord> records_;
 };
 
