@@ -385,8 +385,8 @@ Result<void> SslCtx::set_ocsp_response(std::span<const std::byte> der) {
       issuer_missing = true;
       continue;
     }
-    if ((single = find_single(basic->get(), c.cert.native_handle(), issuer.native_handle())) !=
-        nullptr) {
+    single = find_single(basic->get(), c.cert.native_handle(), issuer.native_handle());
+    if (single != nullptr) {
       match = &c;
       break;
     }
