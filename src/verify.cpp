@@ -37,8 +37,10 @@ std::string_view VerifyResult::message() const noexcept {
 
 Result<SpkiPin> SpkiPin::from_base64(std::string_view text) {
   const std::string_view original = text;
+  // The prefix is told by the length: base64 may itself start with '/', so
+  // "sha256//AB..." is curl's prefix and 44 characters, or "sha256/" and 45.
   for (std::string_view prefix : {"sha256//", "sha256/"}) {
-    if (text.starts_with(prefix)) {
+    if (text.starts_with(prefix) && text.size() == prefix.size() + 44) {
       text.remove_prefix(prefix.size());
       break;
     }

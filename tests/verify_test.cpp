@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <stdexcept>
 #include <vector>
@@ -188,6 +189,19 @@ TEST_CASE("SpkiPin: a certificate's pin is the one OpenSSL's tools compute, in e
     CHECK(SpkiPin::from_base64("sha256//" + expected).value() == pin);
   }
   CHECK_FALSE(SpkiPin::of(pki().server.cert).value() == SpkiPin::of(pki().root.cert()).value());
+}
+
+TEST_CASE("SpkiPin: a pin whose base64 starts with '/' parses with either prefix") {
+  // The first digest byte 0xfc encodes as '/': "sha256/" + pin then starts "sha256//",
+  // curl's prefix, and only the length tells the two apart.
+  std::array<std::byte, 32> digest{};
+  digest[0] = std::byte{0xfc};
+  const SpkiPin pin = SpkiPin::from_digest(digest);
+  const std::string text = pin.to_base64();
+  REQUIRE(text.front() == '/');
+  CHECK(SpkiPin::from_base64(text).value() == pin);
+  CHECK(SpkiPin::from_base64("sha256/" + text).value() == pin);
+  CHECK(SpkiPin::from_base64("sha256//" + text).value() == pin);
 }
 
 TEST_CASE("SpkiPin: malformed text is an error that quotes it and says what is wrong") {
