@@ -139,6 +139,11 @@ inline long ssl_get_min_proto_version(SSL* ssl) noexcept {
 inline long ssl_get_max_proto_version(SSL* ssl) noexcept {
   return SSL_ctrl(ssl, SSL_CTRL_GET_MAX_PROTO_VERSION, 0, nullptr);
 }
+/// SSL_get_tlsext_status_type: TLSEXT_STATUSTYPE_ocsp when the connection asks for a
+/// stapled OCSP response, -1 (nothing) otherwise.
+inline long ssl_get_status_type(SSL* ssl) noexcept {
+  return SSL_ctrl(ssl, SSL_CTRL_GET_TLSEXT_STATUS_REQ_TYPE, 0, nullptr);
+}
 /// SSL_get_tlsext_status_ocsp_resp: the stapled response's length (*resp points into
 /// the connection, get0), or -1 when the server stapled none.
 inline long ssl_get_status_ocsp_resp(SSL* ssl, const unsigned char** resp) noexcept {

@@ -269,6 +269,9 @@ Result<detail::CtxState*> own_status_slot(SSL_CTX* ctx, const char* what) {
 namespace detail {
 
 Refusal check_stapled_ocsp(SSL* ssl, const VerifyPolicy& policy, STACK_OF(X509) * chain) {
+  // A connection that did not ask for a staple (a context ossl's builder did not make,
+  // given a policy for its CRLs only) cannot expect one: nothing to check.
+  if (ssl_get_status_type(ssl) != TLSEXT_STATUSTYPE_ocsp) return {};
   if (ossl_sk_x509_num(chain) < 1) {
     return {X509_V_ERR_OCSP_VERIFY_NEEDED, "no verified chain to check the OCSP status against"};
   }

@@ -266,3 +266,19 @@ TEST_CASE(
   REQUIRE_FALSE(built.has_value());
   CHECK(built.error().to_string().find("is stale") != std::string::npos);
 }
+
+TEST_CASE("a context that asks for no staple is not held to must-staple by a CRL-only policy") {
+  // A raw client context gets a verification policy only for SslCtx::set_crls(); it sends
+  // no status_request, so a must-staple server cannot staple and must not be refused.
+  const testing::Identity must = leaf(true);
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    SslCtx client = SslCtx::new_client().value();
+    REQUIRE(client.add_trusted_cert(pki().root.cert()).has_value());
+    client.set_verify(SslVerifyMode::PEER);
+    REQUIRE(client.set_crls({pki().intermediate.issue_crl({}).value()}).has_value());
+    Attempt a = attempt(client, server_for(must, v).build().value());
+    CHECK_MESSAGE(a.outcome.ok, describe(a));
+    CHECK(a.pair.client.verify_result().ok());
+  }
+}
