@@ -185,6 +185,15 @@ Result<T*> d2i_exact(D2i d2i, Free free, std::span<const std::byte> in, std::str
 [[nodiscard]] Result<std::chrono::system_clock::time_point> asn1_time(const ASN1_TIME* t,
                                                                       const char* what);
 
+/// Formats an ASN1_TIME as "2026-11-24 05:10:00 UTC", for messages; "?" when it cannot
+/// be read. Leaves the caller's error queue as it was. (ASN1_TIME_to_tm) Defined in
+/// src/x509.cpp.
+[[nodiscard]] std::string utc_text(const ASN1_TIME* t);
+
+/// Returns `cert`'s subject as RFC 2253 text, for messages; "?" when it cannot be
+/// printed. Leaves the caller's error queue as it was. Defined in src/x509.cpp.
+[[nodiscard]] std::string subject_text(const ::X509* cert);
+
 /// Reads a whole file (binary) into memory; errors name the path. (BIO_new_file)
 /// Defined in src/crl.cpp.
 [[nodiscard]] Result<std::vector<std::byte>> read_whole_file(std::string_view path,

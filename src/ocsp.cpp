@@ -62,22 +62,6 @@ using ResponsePtr = std::unique_ptr<OCSP_RESPONSE, ResponseDeleter>;
 using BasicPtr = std::unique_ptr<OCSP_BASICRESP, BasicDeleter>;
 using CertIdPtr = std::unique_ptr<OCSP_CERTID, CertIdDeleter>;
 
-// A GeneralizedTime as "2026-11-24 05:10:00 UTC" ("?" when unreadable).
-std::string time_text(const ASN1_GENERALIZEDTIME* t) {
-  auto at = detail::asn1_time(t, "time");
-  if (!at) return "?";
-  const std::time_t when = std::chrono::system_clock::to_time_t(*at);
-  std::tm tm{};
-  gmtime_r(&when, &tm);
-  char text[32];
-  return std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &tm) != 0 ? text : "?";
-}
-
-std::string subject_text(::X509* cert) {
-  auto name = detail::name_text(X509_get_subject_name(cert), "subject");
-  return name ? *name : std::string("?");
-}
-
 // Parses a whole DER OCSP response that the responder marked "successful" and returns
 // its basic response; errors say what is wrong.
 Result<BasicPtr> parse_basic(std::span<const unsigned char> der, const std::string& what) {
@@ -142,17 +126,18 @@ std::string window_problem(const SingleStatus& s) {
   if (s.next_update != nullptr) {
     auto next = detail::asn1_time(s.next_update, "nextUpdate");
     if (next && *next + std::chrono::seconds(kSkewSeconds) < now) {
-      return "is stale: its nextUpdate (" + time_text(s.next_update) + ") has passed";
+      return "is stale: its nextUpdate (" + detail::utc_text(s.next_update) + ") has passed";
     }
   }
-  return "is not yet valid, or its window is malformed (thisUpdate " + time_text(s.this_update) +
-         ", nextUpdate " + (s.next_update != nullptr ? time_text(s.next_update) : "none") + ")";
+  return "is not yet valid, or its window is malformed (thisUpdate " +
+         detail::utc_text(s.this_update) + ", nextUpdate " +
+         (s.next_update != nullptr ? detail::utc_text(s.next_update) : "none") + ")";
 }
 
 std::string revoked_text(const SingleStatus& s) {
   std::string text = "revoked (reason: ";
   text += s.reason >= 0 ? OCSP_crl_reason_str(s.reason) : "unspecified";
-  if (s.revoked_at != nullptr) text += ", since " + time_text(s.revoked_at);
+  if (s.revoked_at != nullptr) text += ", since " + detail::utc_text(s.revoked_at);
   return text + ")";
 }
 
@@ -283,7 +268,7 @@ Refusal check_stapled_ocsp(SSL* ssl, const VerifyPolicy& policy, STACK_OF(X509) 
   if (len <= 0 || der == nullptr) {
     if (must) {
       return {X509_V_ERR_OCSP_VERIFY_NEEDED,
-              "the server certificate " + subject_text(leaf) +
+              "the server certificate " + detail::subject_text(leaf) +
                   " is must-staple (TLS feature status_request) but the server stapled no OCSP "
                   "response"};
     }
@@ -331,15 +316,15 @@ Refusal check_stapled_ocsp(SSL* ssl, const VerifyPolicy& policy, STACK_OF(X509) 
   OCSP_SINGLERESP* single = find_single(basic->get(), leaf, issuer);
   if (single == nullptr) {
     return {X509_V_ERR_OCSP_VERIFY_FAILED,
-            what + " is about another certificate, not the server's " + subject_text(leaf)};
+            what + " is about another certificate, not the server's " + detail::subject_text(leaf)};
   }
   const SingleStatus st = read_single(single);
   if (std::string problem = window_problem(st); !problem.empty()) {
     return {X509_V_ERR_OCSP_VERIFY_FAILED, what + " " + problem};
   }
   if (st.status == V_OCSP_CERTSTATUS_REVOKED) {
-    return {X509_V_ERR_CERT_REVOKED, what + " says the server certificate " + subject_text(leaf) +
-                                         " is " + revoked_text(st)};
+    return {X509_V_ERR_CERT_REVOKED, what + " says the server certificate " +
+                                         detail::subject_text(leaf) + " is " + revoked_text(st)};
   }
   if (st.status != V_OCSP_CERTSTATUS_GOOD) {
     return {X509_V_ERR_OCSP_CERT_UNKNOWN,
@@ -402,7 +387,7 @@ Result<void> SslCtx::set_ocsp_response(std::span<const std::byte> der) {
                         : ""));
   }
   const SingleStatus s = read_single(single);
-  const std::string whose = " for " + subject_text(match->cert.native_handle());
+  const std::string whose = " for " + detail::subject_text(match->cert.native_handle());
   if (std::string problem = window_problem(s); !problem.empty()) {
     return ErrorStack::message(std::string(what) + ": the response" + whose + " " + problem);
   }

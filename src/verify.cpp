@@ -280,14 +280,6 @@ int refuse(SSL* ssl, X509_STORE_CTX* store, int code, const std::string& reason)
   return 0;
 }
 
-// Returns the subject of `cert` as RFC 2253 text, for messages ("?" when unreadable).
-std::string subject_of(::X509* cert) {
-  X509_up_ref(cert);
-  auto owned = X509::adopt(cert);
-  auto name = owned ? owned->subject_name() : Result<std::string>(owned.error());
-  return name ? *name : std::string("?");
-}
-
 // The first DNS name the connection checks, or its IP as text; empty when none.
 std::string expected_host(X509_VERIFY_PARAM* param) {
   if (const char* host = X509_VERIFY_PARAM_get0_host(param, 0)) return host;  // get0
@@ -329,17 +321,10 @@ std::string explain_revoked(X509_STORE_CTX* store) {
     ASN1_ENUMERATED_free(code);
   }
   ERR_pop_to_mark();
-  std::string when;
-  if (auto at = asn1_time(X509_REVOKED_get0_revocationDate(entry), "revocation date")) {
-    const std::time_t t = std::chrono::system_clock::to_time_t(*at);
-    char text[32];
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    if (std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &tm) != 0) when = text;
-  }
+  const std::string when = utc_text(X509_REVOKED_get0_revocationDate(entry));
   auto issuer = name_text(X509_CRL_get_issuer(crl), "CRL issuer");
-  return "the certificate " + subject_of(cert) + " is revoked (reason: " + reason +
-         (when.empty() ? "" : ", since " + when) + ") by the CRL of " +
+  return "the certificate " + subject_text(cert) + " is revoked (reason: " + reason +
+         (when == "?" ? "" : ", since " + when) + ") by the CRL of " +
          (issuer ? *issuer : std::string("?")) + ": " +
          X509_verify_cert_error_string(X509_V_ERR_CERT_REVOKED);
 }
@@ -364,7 +349,7 @@ std::string check_pins(const VerifyPolicy& policy, STACK_OF(X509) * chain) {
   text += "; the chain has: ";
   for (int i = 0; i < n; ++i) {
     if (i != 0) text += ", ";
-    text += subject_of(ossl_sk_x509_value(chain, i)) + " sha256/" +
+    text += subject_text(ossl_sk_x509_value(chain, i)) + " sha256/" +
             SpkiPin::from_digest(digests[static_cast<std::size_t>(i)]).to_base64();
   }
   return text;
@@ -418,7 +403,7 @@ int client_checks(SSL* ssl, X509_STORE_CTX* store, const VerifyPolicy* policy) {
   }
   if (policy->refuse_ca_leaf && (X509_get_extension_flags(leaf) & EXFLAG_CA) != 0) {
     return refuse(ssl, store, X509_V_ERR_APPLICATION_VERIFICATION,
-                  "the server certificate (" + subject_of(leaf) +
+                  "the server certificate (" + subject_text(leaf) +
                       ") is a CA certificate (basicConstraints CA:TRUE) presented as the "
                       "server's own; browsers and webpki refuse that (the builder's "
                       "danger_accept_ca_as_leaf() accepts it)");

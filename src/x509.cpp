@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 
 #include <cstdio>
+#include <ctime>
 
 namespace ossl {
 
@@ -48,6 +49,23 @@ Result<std::chrono::system_clock::time_point> asn1_time(const ASN1_TIME* t, cons
                      std::chrono::day{static_cast<unsigned>(tm.tm_mday)}};
   return system_clock::time_point(day + hours{tm.tm_hour} + minutes{tm.tm_min} +
                                   seconds{tm.tm_sec});
+}
+
+std::string utc_text(const ASN1_TIME* t) {
+  std::tm tm{};
+  ERR_set_mark();
+  const bool ok = t != nullptr && ASN1_TIME_to_tm(t, &tm) == 1;
+  ERR_pop_to_mark();
+  char text[32];
+  if (!ok || std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0) return "?";
+  return text;
+}
+
+std::string subject_text(const ::X509* cert) {
+  ERR_set_mark();
+  auto name = name_text(X509_get_subject_name(cert), "subject");
+  ERR_pop_to_mark();
+  return name ? *name : std::string("?");
 }
 
 }  // namespace detail

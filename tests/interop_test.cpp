@@ -106,7 +106,9 @@ PeerServer gnutls_serv(TlsVersion v) {
       port);
 }
 
-PeerServer nginx(TlsVersion v) {
+// nginx on 127.0.0.1 with the PKI's server certificate, HTTP/2 and `extra` directives in
+// its server block.
+PeerServer nginx_with(TlsVersion v, const std::string& extra) {
   const Files& f = files();
   const auto port = free_port();
   auto prefix = std::make_unique<TempDir>();
@@ -120,11 +122,15 @@ PeerServer nginx(TlsVersion v) {
                       << "/scgi;\n  server {\n    listen 127.0.0.1:" << port
                       << " ssl http2;\n    ssl_certificate " << f.server_bundle
                       << ";\n    ssl_certificate_key " << f.server_key << ";\n    ssl_protocols "
-                      << (v == TlsVersion::Tls12 ? "TLSv1.2" : "TLSv1.3")
-                      << ";\n    location / { return 200 \"hello from nginx\\n\"; }\n  }\n}\n";
+                      << (v == TlsVersion::Tls12 ? "TLSv1.2" : "TLSv1.3") << ";\n    " << extra
+                      << "\n    location / { return 200 \"hello from nginx\\n\"; }\n  }\n}\n";
   PeerServer s = start({"nginx", "-p", p, "-e", p + "/error.log", "-c", conf}, port);
   s.prefix = std::move(prefix);
   return s;
+}
+
+PeerServer nginx(TlsVersion v) {
+  return nginx_with(v, "");
 }
 
 using PeerFactory = PeerServer (*)(TlsVersion);
@@ -812,23 +818,7 @@ PeerServer stapling_peer(const std::string& which, TlsVersion v, const std::stri
                                          : "NORMAL:-VERS-ALL:+VERS-TLS1.3"},
                  port);
   }
-  auto prefix = std::make_unique<TempDir>();
-  const std::string conf = prefix->path("nginx.conf");
-  const std::string p = prefix->dir();
-  std::ofstream(conf) << "daemon off;\nmaster_process off;\npid " << p << "/nginx.pid;\n"
-                      << "error_log " << p << "/error.log;\nevents {}\nhttp {\n"
-                      << "  access_log off;\n  client_body_temp_path " << p << "/body;\n"
-                      << "  proxy_temp_path " << p << "/proxy;\n  fastcgi_temp_path " << p
-                      << "/fastcgi;\n  uwsgi_temp_path " << p << "/uwsgi;\n  scgi_temp_path " << p
-                      << "/scgi;\n  server {\n    listen 127.0.0.1:" << port
-                      << " ssl;\n    ssl_certificate " << f.server_bundle
-                      << ";\n    ssl_certificate_key " << f.server_key
-                      << ";\n    ssl_stapling on;\n    ssl_stapling_file " << response
-                      << ";\n    ssl_protocols " << (v == TlsVersion::Tls12 ? "TLSv1.2" : "TLSv1.3")
-                      << ";\n    location / { return 200 \"hello from nginx\\n\"; }\n  }\n}\n";
-  PeerServer s = start({"nginx", "-p", p, "-e", p + "/error.log", "-c", conf}, port);
-  s.prefix = std::move(prefix);
-  return s;
+  return nginx_with(v, "ssl_stapling on;\n    ssl_stapling_file " + response + ";");
 }
 
 }  // namespace

@@ -99,9 +99,9 @@ void OpensslCa::start_responder(const ossl::testing::Identity* signer) {
       "-rkey", rkey, "-CA", ca_cert_, "-ndays", "1"});
   // Its own announcement, not a probe connection: OpenSSL 3.0's responder waits for a
   // request on every connection it accepts, and a probe that sends none wedges it.
-  REQUIRE_MESSAGE(responder_->wait_for_output("waiting for OCSP client connections",
-                                              std::chrono::seconds(10)),
-                  responder_->output());
+  REQUIRE_MESSAGE(
+      responder_->wait_for_output("waiting for OCSP client connections", std::chrono::seconds(10)),
+      responder_->output());
 }
 
 std::vector<std::byte> OpensslCa::fetch(const ossl::X509& cert) {
