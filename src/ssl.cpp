@@ -416,6 +416,15 @@ std::string_view Ssl::alpn_selected() const noexcept {
                          : std::string_view();
 }
 
+std::vector<std::byte> Ssl::ocsp_response() const {
+  if (!*this) return {};
+  const unsigned char* der = nullptr;  // get0: the connection's
+  const long n = detail::ssl_get_status_ocsp_resp(native_handle(), &der);
+  if (n <= 0 || der == nullptr) return {};
+  const auto* bytes = reinterpret_cast<const std::byte*>(der);
+  return {bytes, bytes + n};
+}
+
 VerifyResult Ssl::verify_result() const noexcept {
   if (!*this) return {X509_V_ERR_UNSPECIFIED, false, nullptr};
   const long code = SSL_get_verify_result(native_handle());

@@ -1,6 +1,7 @@
 #include <ossl/verify.hpp>
 
 #include "ctx_state.hpp"
+#include "explain.hpp"
 #include "internal.hpp"
 #include "siphash.hpp"
 #include "verify_policy.hpp"
@@ -280,55 +281,6 @@ int refuse(SSL* ssl, X509_STORE_CTX* store, int code, const std::string& reason)
   return 0;
 }
 
-// The first DNS name the connection checks, or its IP as text; empty when none.
-std::string expected_host(X509_VERIFY_PARAM* param) {
-  if (const char* host = X509_VERIFY_PARAM_get0_host(param, 0)) return host;  // get0
-  ERR_set_mark();
-  char* ip = X509_VERIFY_PARAM_get1_ip_asc(param);  // get1; queues an error when unset
-  ERR_pop_to_mark();
-  std::string out = ip != nullptr ? ip : "";
-  OPENSSL_free(ip);
-  return out;
-}
-
-// After a hostname mismatch under a policy that never falls back to the subject CN:
-// returns the explanation when the leaf would have matched through its CN, else empty.
-std::string explain_cn_only(X509_STORE_CTX* store, unsigned int original_flags) {
-  ::X509* leaf = X509_STORE_CTX_get0_cert(store);  // get0
-  const char* host = X509_VERIFY_PARAM_get0_host(X509_STORE_CTX_get0_param(store), 0);
-  if (leaf == nullptr || host == nullptr) return {};
-  if (X509_check_host(leaf, host, 0, original_flags, nullptr) != 1) return {};
-  return std::string("the server certificate names \"") + host +
-         "\" only in its subject common name, not in a subjectAltName; ossl's client "
-         "builder refuses such certificates, as browsers and RFC 9525 do (the builder's "
-         "danger_match_subject_common_name() accepts them)";
-}
-
-// After X509_V_ERR_CERT_REVOKED from a CRL: names the certificate, the CRL's issuer,
-// the revocation reason and date, and OpenSSL's text; empty when the entry is not found.
-std::string explain_revoked(X509_STORE_CTX* store) {
-  ::X509* cert = X509_STORE_CTX_get_current_cert(store);     // get0
-  ::X509_CRL* crl = X509_STORE_CTX_get0_current_crl(store);  // get0: the CRL that said so
-  X509_REVOKED* entry = nullptr;                             // get0 into the CRL
-  if (cert == nullptr || crl == nullptr || X509_CRL_get0_by_cert(crl, &entry, cert) != 1) {
-    return {};
-  }
-  std::string reason = "unspecified";
-  ERR_set_mark();  // a missing reason extension queues nothing, a malformed one does
-  if (auto* code = static_cast<ASN1_ENUMERATED*>(
-          X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr))) {
-    reason = OCSP_crl_reason_str(ASN1_ENUMERATED_get(code));
-    ASN1_ENUMERATED_free(code);
-  }
-  ERR_pop_to_mark();
-  const std::string when = utc_text(X509_REVOKED_get0_revocationDate(entry));
-  auto issuer = name_text(X509_CRL_get_issuer(crl), "CRL issuer");
-  return "the certificate " + subject_text(cert) + " is revoked (reason: " + reason +
-         (when == "?" ? "" : ", since " + when) + ") by the CRL of " +
-         (issuer ? *issuer : std::string("?")) + ": " +
-         X509_verify_cert_error_string(X509_V_ERR_CERT_REVOKED);
-}
-
 // Returns a refusal reason when no certificate of the verified chain (leaf first,
 // anchor last) carries a pinned key; empty when one does.
 std::string check_pins(const VerifyPolicy& policy, STACK_OF(X509) * chain) {
@@ -442,23 +394,22 @@ int verify_trampoline(int preverify_ok, X509_STORE_CTX* store) {
   if (preverify_ok == 1) return 1;
   auto* ssl = static_cast<SSL*>(
       X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));  // get0
-  if (ssl == nullptr || SSL_is_server(ssl) == 1) return 0;
-  unbind(ssl);
-  // A revocation is explained here: the CRL that said so is the store's current CRL
-  // only during this call (OpenSSL clears it when the check returns).
-  if (X509_STORE_CTX_get_error(store) == X509_V_ERR_CERT_REVOKED) {
+  if (ssl == nullptr) return 0;
+  const bool server = SSL_is_server(ssl) == 1;
+  if (!server) unbind(ssl);
+    // The failure is explained here, on either side: the certificate at fault and the CRL
+    // that revoked it are the store's current ones only during this call.
 #if defined(__cpp_exceptions)
-    try {
+  try {
 #endif
-      if (std::string why = explain_revoked(store); !why.empty()) {
-        ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", why.c_str());
-        set_reason(ssl, std::move(why));
-      }
-#if defined(__cpp_exceptions)
-    } catch (...) {  // std::bad_alloc: OpenSSL's code still says what failed
+    if (std::string why = explain_chain_error(store, server); !why.empty()) {
+      ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", why.c_str());
+      set_reason(ssl, std::move(why));
     }
-#endif
+#if defined(__cpp_exceptions)
+  } catch (...) {  // std::bad_alloc: OpenSSL's code still says what failed
   }
+#endif
   return 0;
 }
 
@@ -490,7 +441,10 @@ int cert_verify(X509_STORE_CTX* store, void*) {
       unbind(ssl);
       const int error = X509_STORE_CTX_get_error(store);
       std::string why;
-      if (forced && error == X509_V_ERR_HOSTNAME_MISMATCH) why = explain_cn_only(store, flags);
+      if (error == X509_V_ERR_HOSTNAME_MISMATCH || error == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+        if (forced && error == X509_V_ERR_HOSTNAME_MISMATCH) why = explain_cn_only(store, flags);
+        if (why.empty()) why = explain_host_mismatch(store);
+      }
       if (!why.empty()) {
         const int depth = X509_STORE_CTX_get_error_depth(store);
         refuse(ssl, store, error, why);
@@ -507,6 +461,16 @@ int cert_verify(X509_STORE_CTX* store, void*) {
 }
 
 }  // namespace
+
+std::string expected_host(X509_VERIFY_PARAM* param) {
+  if (const char* host = X509_VERIFY_PARAM_get0_host(param, 0)) return host;  // get0
+  ERR_set_mark();
+  char* ip = X509_VERIFY_PARAM_get1_ip_asc(param);  // get1; queues an error when unset
+  ERR_pop_to_mark();
+  std::string out = ip != nullptr ? ip : "";
+  OPENSSL_free(ip);
+  return out;
+}
 
 bool connection_uses_policy(const SSL* ssl) noexcept {
   return SSL_get_verify_callback(ssl) == verify_trampoline;

@@ -51,6 +51,11 @@ struct VerifyPolicy {
 /// (an error queued) on failure. (i2d_X509_PUBKEY, EVP_Digest)
 [[nodiscard]] bool spki_sha256(::X509* cert, std::array<std::byte, 32>& out) noexcept;
 
+/// Returns the first DNS name a verification checks, or its IP address as text; empty
+/// when it checks neither. Leaves the caller's error queue as it was.
+/// (X509_VERIFY_PARAM_get0_host, X509_VERIFY_PARAM_get1_ip_asc)
+[[nodiscard]] std::string expected_host(X509_VERIFY_PARAM* param);
+
 /// Returns the reason ossl's verification recorded when it refused the connection's
 /// peer, or null. Shared: the connection keeps its own reference.
 [[nodiscard]] std::shared_ptr<const std::string> verify_reason(const SSL* ssl) noexcept;

@@ -64,15 +64,6 @@ std::string describe(const Attempt& a) {
          " | verify_result: " + std::string(a.pair.client.verify_result().message());
 }
 
-// What the client saw stapled (empty when nothing).
-Bytes stapled(Ssl& client) {
-  const unsigned char* p = nullptr;
-  const long n = SSL_get_tlsext_status_ocsp_resp(client.native_handle(), &p);
-  if (n <= 0 || p == nullptr) return {};
-  const auto* b = reinterpret_cast<const std::byte*>(p);
-  return Bytes(b, b + n);
-}
-
 }  // namespace
 
 TEST_CASE("OCSP client: stapled responses from `openssl ocsp` and in-process, under each policy") {
@@ -154,7 +145,7 @@ TEST_CASE("OCSP client: stapled responses from `openssl ocsp` and in-process, un
       long expect = c.expect;
       std::string reason = c.reason;
       if (c.staple != nullptr && c.policy == OcspPolicy::Required &&
-          stapled(a.pair.client).empty()) {
+          a.pair.client.ocsp_response().empty()) {
         // OpenSSL 4.0's server parses what it staples and withholds a response that is
         // not DER or not about its certificate: the client then sees no staple at all,
         // which Required refuses too.
@@ -167,7 +158,7 @@ TEST_CASE("OCSP client: stapled responses from `openssl ocsp` and in-process, un
               std::string::npos);
         CHECK(a.outcome.describe().find(reason) != std::string::npos);
       } else if (c.staple != nullptr) {
-        CHECK(stapled(a.pair.client) == *c.staple);  // it was there, and it passed
+        CHECK(a.pair.client.ocsp_response() == *c.staple);  // it was there, and it passed
       }
     }
   }
@@ -192,12 +183,14 @@ TEST_CASE("OCSP server: a checked staple reaches clients that ask, per certifica
                         .value();
     REQUIRE(server.set_ocsp_response(sni_good).has_value());  // found by its CertID
     const SslCtx client = client_builder(v).ocsp_stapling(OcspPolicy::Required).build().value();
+    CHECK(make_pair(client, server).client.ocsp_response().empty());  // before the handshake
     Attempt a = attempt(client, server);
     CHECK_MESSAGE(a.outcome.ok, describe(a));
-    CHECK(stapled(a.pair.client) == first_good);
+    CHECK(a.pair.client.ocsp_response() == first_good);  // received
+    CHECK(a.pair.server.ocsp_response() == first_good);  // sent
     Attempt b = attempt(client, server, ConnectOptions{.host = "sni.example"});
     CHECK_MESSAGE(b.outcome.ok, describe(b));
-    CHECK(stapled(b.pair.client) == sni_good);
+    CHECK(b.pair.client.ocsp_response() == sni_good);
     // Replaced on the live context: the next handshake gets the new one.
     const Bytes newer = pki()
                             .intermediate
@@ -207,12 +200,12 @@ TEST_CASE("OCSP server: a checked staple reaches clients that ask, per certifica
     REQUIRE(server.set_ocsp_response(newer).has_value());
     Attempt c = attempt(client, server);
     CHECK(c.outcome.ok);
-    CHECK(stapled(c.pair.client) == newer);
+    CHECK(c.pair.client.ocsp_response() == newer);
     // A client that does not ask gets nothing (OpenSSL's client asks only when told to).
     const SslCtx raw_client = SslCtx::new_client().value();
     Pair raw = make_pair(raw_client, server);
     REQUIRE(complete_handshake(raw).ok);
-    CHECK(stapled(raw.client).empty());
+    CHECK(raw.client.ocsp_response().empty());
   }
 }
 

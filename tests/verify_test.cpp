@@ -113,7 +113,7 @@ TEST_CASE("VerifyResult: nothing verified is not ok, and says so") {
   }
 }
 
-TEST_CASE("a failed verification is not ok, with OpenSSL's reason") {
+TEST_CASE("a failed verification is not ok, with its reason and OpenSSL's") {
   const SslCtx server = builder_server(TlsVersion::Tls13);
   const SslCtx client = builder_client(TlsVersion::Tls13);
   Pair pair = make_pair(client, server);
@@ -123,7 +123,9 @@ TEST_CASE("a failed verification is not ok, with OpenSSL's reason") {
   CHECK_FALSE(r.ok());
   CHECK(r.checked);
   CHECK(r.code == X509_V_ERR_HOSTNAME_MISMATCH);
-  CHECK(r.message() == "hostname mismatch");
+  CHECK(r.message() ==
+        "the certificate CN=localhost,O=ossl test is for DNS:localhost, IP:127.0.0.1, not for "
+        "\"not-localhost.example\": hostname mismatch");
   ERR_clear_error();
 }
 
@@ -474,5 +476,147 @@ TEST_CASE("a host named only in the subject CN is refused by default, whatever t
                           REQUIRE(ssl.set_peer_host("localhost", HostnameFlags::NONE).has_value());
                         }});
     CHECK_MESSAGE(a.outcome.ok, a.outcome.describe());
+  }
+}
+
+// ------------------------------------------------------------ refusals that explain
+
+TEST_CASE("a refused chain's reason names the certificate and what is wrong with it") {
+  using testing::LeafSpec;
+  auto leaf = [](auto&& adjust) {
+    LeafSpec spec;
+    spec.dns_names = {"localhost"};
+    adjust(spec);
+    return pki().intermediate.issue(spec).value();
+  };
+  const testing::TestCa stranger = testing::TestCa::create_root("stranger root").value();
+  const testing::TestCa stranger_ca = stranger.create_intermediate("stranger ca").value();
+  LeafSpec plain;
+  plain.dns_names = {"localhost"};
+  testing::Identity untrusted = stranger_ca.issue(plain).value();
+  untrusted.chain.push_back(stranger.cert());  // the whole chain, root included
+  const testing::Identity self_signed = testing::TestCa::self_signed(plain).value();
+  testing::Identity missing = pki().server;
+  missing.chain.clear();
+
+  struct Case {
+    const char* name;
+    testing::Identity served;
+    long code;
+    std::vector<std::string> says;  // each in verify_result().message()
+  };
+  const std::string leaf_name = "CN=localhost,O=ossl test";
+  const Case cases[] = {
+      {"expired",
+       leaf([](LeafSpec& s) { s.validity = testing::Validity::expired(); }),
+       X509_V_ERR_CERT_HAS_EXPIRED,
+       {"the certificate " + leaf_name + " expired on ", " UTC", "certificate has expired"}},
+      {"not yet valid",
+       leaf([](LeafSpec& s) { s.validity = testing::Validity::not_yet_valid(); }),
+       X509_V_ERR_CERT_NOT_YET_VALID,
+       {"the certificate " + leaf_name + " is valid only from ", "this machine's clock",
+        "certificate is not yet valid"}},
+      {"wrong host",
+       leaf([](LeafSpec& s) {
+         s.dns_names = {"www.example.com", "example.com"};
+       }),
+       X509_V_ERR_HOSTNAME_MISMATCH,
+       {"the certificate " + leaf_name + " is for DNS:www.example.com, DNS:example.com",
+        "not for \"localhost\""}},
+      {"self-signed",
+       self_signed,
+       X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
+       {"the server sent only the self-signed certificate " + leaf_name,
+        "not one this client trusts"}},
+      {"untrusted root",
+       untrusted,
+       X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN,
+       {"the chain ends in the root CN=stranger root,O=ossl test", "not one this client trusts"}},
+      {"missing intermediate",
+       missing,
+       X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+       {"the issuer of " + leaf_name + " (CN=ossl test intermediate,O=ossl test)",
+        "the server may be leaving out an intermediate certificate"}},
+      {"SHA-1 signature",
+       leaf([](LeafSpec& s) { s.signature_digest = testing::SignatureDigest::Sha1; }),
+       X509_V_ERR_CA_MD_TOO_WEAK,
+       {"the certificate " + leaf_name + " is signed with ecdsa-with-SHA1",
+        "too weak for security level 2"}},
+      {"RSA-1024 key",
+       leaf([](LeafSpec& s) { s.key_type = testing::KeyType::Rsa1024; }),
+       X509_V_ERR_EE_KEY_TOO_SMALL,
+       {"the certificate " + leaf_name + " has a 1024-bit RSA key",
+        "security level 2 requires 112"}},
+      {"clientAuth only",
+       leaf([](LeafSpec& s) { s.usage = testing::Usage::Client; }),
+       X509_V_ERR_INVALID_PURPOSE,
+       {"the certificate " + leaf_name + " is not for TLS servers",
+        "extended key usage: clientAuth"}},
+  };
+  for (TlsVersion v : kVersions) {
+    for (const Case& c : cases) {
+      CAPTURE(to_string(v));
+      CAPTURE(std::string(c.name));
+      // A raw server at security level 0 serves what a builder would refuse to load.
+      SslCtx server = SslCtx::new_server().value();
+      SSL_CTX_set_security_level(server.native_handle(), 0);
+      REQUIRE(server.set_max_proto_version(v).has_value());
+      REQUIRE(server.use_certificate(c.served.cert).has_value());
+      for (const ossl::X509& cert : c.served.chain) {
+        REQUIRE(server.add_chain_cert(cert).has_value());
+      }
+      REQUIRE(server.use_private_key(c.served.key).has_value());
+      Attempt a = attempt(client_builder(v).build().value(), server);
+      CHECK_FALSE(a.outcome.ok);
+      const VerifyResult r = a.pair.client.verify_result();
+      CHECK(r.code == c.code);
+      const std::string message(r.message());
+      CHECK(message.find(X509_verify_cert_error_string(c.code)) != std::string::npos);
+      for (const std::string& part : c.says) {
+        CHECK_MESSAGE(message.find(part) != std::string::npos, message);
+      }
+      // The handshake's error carries the same explanation.
+      CHECK_MESSAGE(a.outcome.describe().find(c.says[0]) != std::string::npos,
+                    a.outcome.describe());
+    }
+  }
+}
+
+TEST_CASE("a server's refusal of a client certificate names it and what is wrong with it") {
+  testing::LeafSpec spec;
+  spec.common_name = "ossl test client";
+  spec.usage = testing::Usage::Client;
+  testing::LeafSpec expired_spec = spec;
+  expired_spec.validity = testing::Validity::expired();
+  struct Case {
+    const char* name;
+    testing::Identity sent;
+    std::string says;
+  };
+  const Case cases[] = {
+      {"expired", pki().intermediate.issue(expired_spec).value(),
+       "the client's certificate was refused: the certificate CN=ossl test client,O=ossl test "
+       "expired on "},
+      {"self-signed", testing::TestCa::self_signed(spec).value(),
+       "the client's certificate was refused: the client sent only the self-signed certificate "
+       "CN=ossl test client,O=ossl test, not one this server trusts: self-signed certificate"},
+  };
+  for (TlsVersion v : kVersions) {
+    for (const Case& c : cases) {
+      CAPTURE(to_string(v));
+      CAPTURE(std::string(c.name));
+      const SslCtx server =
+          server_builder(v).client_ca_cert(pki().root.cert()).verify_client(true).build().value();
+      SslCtx client =
+          client_builder(v).client_cert(c.sent.cert).client_key(c.sent.key).build().value();
+      for (const ossl::X509& cert : c.sent.chain)
+        REQUIRE(client.add_chain_cert(cert).has_value());
+      Attempt a = attempt(client, server);
+      CHECK_FALSE(a.outcome.ok);
+      REQUIRE(a.outcome.server_error.has_value());
+      CHECK_MESSAGE(a.outcome.server_error->stack().summary().find(c.says) != std::string::npos,
+                    a.outcome.server_error->to_string());
+      CHECK(a.pair.server.verify_result().code != X509_V_OK);
+    }
   }
 }

@@ -240,6 +240,13 @@ class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
   [[nodiscard]] std::string_view group_name() const noexcept;
   /// Returns the ALPN protocol agreed on, empty when none. (SSL_get0_alpn_selected)
   [[nodiscard]] std::string_view alpn_selected() const noexcept;
+  /// Returns a copy of the DER OCSP response stapled on this connection: on a client,
+  /// the one the server sent (ossl's client has checked it as its OcspPolicy says by
+  /// the time the handshake succeeds); on a server, the one it sent. Empty when none was
+  /// stapled, before the handshake, or when the client did not ask for one (the client
+  /// builder asks unless ocsp_stapling(OcspPolicy::Off)). A copy, for logging or handing
+  /// on: OpenSSL's own is freed with the connection. (SSL_get_tlsext_status_ocsp_resp)
+  [[nodiscard]] std::vector<std::byte> ocsp_response() const;
   /// Returns the peer verification result: OpenSSL's code, whether a peer certificate
   /// was there to verify, and ossl's reason when one of its checks (pins, the hook, a CA
   /// leaf, a CN-only name) refused it. (SSL_get_verify_result, SSL_get0_peer_certificate)

@@ -106,6 +106,7 @@ struct CertParams {
   std::string_view key_usage;  // empty: the default for the role
   bool leaf_ca = false;        // a leaf (EKU, key usage) that says CA:TRUE anyway
   bool must_staple = false;    // TLS feature status_request
+  SignatureDigest digest = SignatureDigest::Sha256;
 };
 
 Result<X509> make_cert(const CertParams& p) {
@@ -196,9 +197,11 @@ Result<X509> make_cert(const CertParams& p) {
     if (auto ok = add_san(x, *p.dns, *p.ips); !ok) return std::move(ok).error();
   }
 
-  // Ed25519 signs without a separate digest (md must be null); the others use SHA-256.
+  // Ed25519 signs without a separate digest (md must be null); the others use the
+  // digest asked for, SHA-256 unless a test wants SHA-1.
   const bool ed = p.issuer_key->type_name() == "ED25519";
-  if (X509_sign(x, p.issuer_key->native_handle(), ed ? nullptr : EVP_sha256()) <= 0) {
+  const EVP_MD* md = ed ? nullptr : p.digest == SignatureDigest::Sha1 ? EVP_sha1() : EVP_sha256();
+  if (X509_sign(x, p.issuer_key->native_handle(), md) <= 0) {
     return detail::failure("testing: X509_sign");
   }
   detail::cache_extensions(x);  // before the certificate can be shared (internal.hpp)
@@ -281,6 +284,16 @@ Result<TestCa> TestCa::create_root(std::string_view common_name, KeyType key_typ
   return ca;
 }
 
+Result<Identity> TestCa::self_signed(const LeafSpec& spec) {
+  auto key = generate_key(spec.key_type);
+  if (!key) return std::move(key).error();
+  auto cert = make_cert({spec.common_name, &*key, nullptr, &*key, false, spec.usage,
+                         &spec.dns_names, &spec.ip_addresses, spec.validity, spec.key_usage,
+                         spec.ca, spec.must_staple, spec.signature_digest});
+  if (!cert) return std::move(cert).error();
+  return Identity{std::move(*cert), std::move(*key), {}};
+}
+
 Result<TestCa> TestCa::create_intermediate(std::string_view common_name, KeyType key_type) const {
   auto key = generate_key(key_type);
   if (!key) return std::move(key).error();
@@ -308,9 +321,9 @@ Result<TestCa> TestCa::create_intermediate(std::string_view common_name, KeyType
 Result<Identity> TestCa::issue(const LeafSpec& spec) const {
   auto key = generate_key(spec.key_type);
   if (!key) return std::move(key).error();
-  auto cert =
-      make_cert({spec.common_name, &*key, &cert_, &key_, false, spec.usage, &spec.dns_names,
-                 &spec.ip_addresses, spec.validity, spec.key_usage, spec.ca, spec.must_staple});
+  auto cert = make_cert({spec.common_name, &*key, &cert_, &key_, false, spec.usage, &spec.dns_names,
+                         &spec.ip_addresses, spec.validity, spec.key_usage, spec.ca,
+                         spec.must_staple, spec.signature_digest});
   if (!cert) return std::move(cert).error();
   return Identity{std::move(*cert), std::move(*key), chain_};
 }

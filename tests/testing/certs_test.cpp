@@ -140,3 +140,54 @@ TEST_CASE("key usage and extended key usage decide what a certificate may be use
   CHECK(r.error().to_string().find("notAKeyUsage") != std::string::npos);
   CHECK(ERR_peek_error() == 0);
 }
+
+TEST_CASE("signature digests: SHA-1 is what was asked for, and OpenSSL's verifier refuses it") {
+  struct Case {
+    KeyType issuer;
+    int expect_nid;
+  };
+  for (const Case& c : {Case{KeyType::EcP256, NID_ecdsa_with_SHA1},
+                        Case{KeyType::Rsa2048, NID_sha1WithRSAEncryption}}) {
+    CAPTURE(static_cast<int>(c.issuer));
+    auto root = TestCa::create_root("root", c.issuer).value();
+    LeafSpec spec;
+    spec.dns_names = {"localhost"};
+    CHECK(X509_get_signature_nid(root.issue(spec).value().cert.native_handle()) ==
+          (c.issuer == KeyType::EcP256 ? NID_ecdsa_with_SHA256 : NID_sha256WithRSAEncryption));
+    spec.signature_digest = SignatureDigest::Sha1;
+    const Identity id = root.issue(spec).value();
+    CHECK(X509_get_signature_nid(id.cert.native_handle()) == c.expect_nid);
+    X509_STORE* store = X509_STORE_new();
+    X509_STORE_add_cert(store, root.cert().native_handle());
+    X509_STORE_CTX* vctx = X509_STORE_CTX_new();
+    REQUIRE(X509_STORE_CTX_init(vctx, store, id.cert.native_handle(), nullptr) == 1);
+    X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(vctx), 2);
+    CHECK(X509_verify_cert(vctx) != 1);
+    CHECK(X509_STORE_CTX_get_error(vctx) == X509_V_ERR_CA_MD_TOO_WEAK);
+    X509_STORE_CTX_free(vctx);
+    X509_STORE_free(store);
+  }
+}
+
+TEST_CASE("a self-signed leaf is its own issuer, refused unless it is itself trusted") {
+  LeafSpec spec;
+  spec.dns_names = {"localhost"};
+  const Identity id = TestCa::self_signed(spec).value();
+  CHECK(id.chain.empty());
+  CHECK(id.cert.subject_name().value() == id.cert.issuer_name().value());
+  CHECK(X509_self_signed(id.cert.native_handle(), 1) == 1);  // names and signature
+  CHECK(id.cert.check_private_key(id.key).has_value());
+  CHECK((X509_get_extension_flags(id.cert.native_handle()) & EXFLAG_CA) == 0);
+  for (bool trusted : {false, true}) {
+    CAPTURE(trusted);
+    X509_STORE* store = X509_STORE_new();
+    if (trusted) X509_STORE_add_cert(store, id.cert.native_handle());
+    X509_STORE_CTX* vctx = X509_STORE_CTX_new();
+    REQUIRE(X509_STORE_CTX_init(vctx, store, id.cert.native_handle(), nullptr) == 1);
+    CHECK((X509_verify_cert(vctx) == 1) == trusted);
+    CHECK(X509_STORE_CTX_get_error(vctx) ==
+          (trusted ? X509_V_OK : X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT));
+    X509_STORE_CTX_free(vctx);
+    X509_STORE_free(store);
+  }
+}

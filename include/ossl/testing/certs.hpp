@@ -34,6 +34,14 @@ enum class Usage {
   OcspSigning,      ///< OCSPSigning: a responder a CA delegates its OCSP answers to.
 };
 
+/// The digest a CA signs a certificate with.
+enum class SignatureDigest {
+  Sha256,  ///< SHA-256: the default.
+  /// SHA-1: refused in chains at security level 1 and above (OpenSSL 3.0 and later), for
+  /// tests that prove it refused. Ignored for Ed25519 issuers, which take no digest.
+  Sha1,
+};
+
 /// What a generated OCSP response says about a certificate.
 enum class OcspStatus {
   Good,     ///< good
@@ -70,6 +78,8 @@ struct LeafSpec {
   /// basicConstraints CA:TRUE on the leaf (everything else as a server leaf), for tests
   /// of clients that refuse a CA certificate presented as the server's own.
   bool ca = false;
+  /// The digest the issuing CA signs this certificate with.
+  SignatureDigest signature_digest = SignatureDigest::Sha256;
 };
 
 /// A certificate with its private key and the intermediates that lead to the root
@@ -90,6 +100,11 @@ class OSSL_API TestCa {
   /// Makes a self-signed root CA named `common_name` with a key of `key_type`.
   [[nodiscard]] static Result<TestCa> create_root(std::string_view common_name = "ossl test root",
                                                   KeyType key_type = KeyType::EcP256);
+
+  /// Makes a leaf certificate as `spec` says that is its own issuer (signed with its own
+  /// key, as `openssl req -x509` makes), with an empty chain: the self-signed server
+  /// certificate clients must refuse unless they trust it.
+  [[nodiscard]] static Result<Identity> self_signed(const LeafSpec& spec);
 
   /// Makes an intermediate CA signed by this CA.
   [[nodiscard]] Result<TestCa> create_intermediate(std::string_view common_name,
