@@ -586,6 +586,16 @@ template <Role R>
 }
 
 template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::client_session_cache(
+        std::shared_ptr<ClientSessionCache> cache) &
+    requires kClient {
+  return step("client_session_cache", [&]() -> Result<void> {
+    if (!cache) return ErrorStack::message("null ClientSessionCache");
+    return ctx_.set_client_session_cache(std::move(cache));
+  });
+}
+
+template <Role R>
     SslCtxBuilder<R>& SslCtxBuilder<R>::crl(const X509Crl& list) & requires kClient {
   return step("crl", [&]() -> Result<void> {
     if (!list) return ErrorStack::message("empty CRL");

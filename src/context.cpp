@@ -1,9 +1,11 @@
 // SslCtx: a context's configuration (versions, ciphers, certificates, trust, sessions,
 // modes) and the connections made from it. The callback features live beside it:
-// verify.cpp, alpn_select.cpp, sni.cpp, keylog.cpp; record sizes in record_size.cpp.
+// verify.cpp, alpn_select.cpp, sni.cpp, keylog.cpp, ocsp.cpp, session_cache.cpp; record
+// sizes in record_size.cpp.
 #include <ossl/context.hpp>
 
 #include "ctrl.hpp"
+#include "ctx_state.hpp"
 #include "internal.hpp"
 #include "verify_policy.hpp"
 
@@ -216,7 +218,13 @@ void SslCtx::disable_session_cache() noexcept {
 }
 
 void SslCtx::set_session_cache_mode(SessionCacheMode mode) noexcept {
-  if (*this) detail::ctx_set_session_cache_mode(native_handle(), mode.bits());
+  if (!*this) return;
+  long bits = mode.bits();
+  // The client session cache's feed stays (src/session_cache.cpp owns it).
+  if (detail::has_client_session_cache(native_handle())) {
+    bits |= SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE;
+  }
+  detail::ctx_set_session_cache_mode(native_handle(), bits);
 }
 
 SessionCacheMode SslCtx::session_cache_mode() const noexcept {
@@ -292,10 +300,19 @@ Result<void> SslCtx::set_alpn_protos(std::span<const std::byte> wire) {
 }
 
 Result<Ssl> SslCtx::new_ssl_for_host(std::string_view host, HostnameFlags flags) const {
+  return new_ssl_for_host(host, 0, flags);
+}
+
+Result<Ssl> SslCtx::new_ssl_for_host(std::string_view host, std::uint16_t port,
+                                     HostnameFlags flags) const {
   auto ssl = new_ssl();
   if (!ssl) return ssl;
   ssl->set_connect_state();
   if (auto ok = ssl->set_peer_host(host, flags); !ok) return std::move(ok).error();
+  // After the host: the cached session's binding covers it.
+  if (auto ok = detail::offer_cached_session(ssl->native_handle(), host, port); !ok) {
+    return std::move(ok).error();
+  }
   return ssl;
 }
 

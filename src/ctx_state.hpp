@@ -1,14 +1,16 @@
 // Private to src/: the state ossl keeps beside each SSL_CTX, and the snapshot rule that
 // lets a live context be reconfigured while handshakes run.
 //
-// Every OpenSSL callback slot ossl fills (verify, ALPN select, servername, key log) has
-// one owner: the feature file that installs it (src/verify.cpp, src/alpn_select.cpp,
-// src/sni.cpp, src/keylog.cpp). What a callback reads is an immutable configuration
+// Every OpenSSL callback slot ossl fills (verify, ALPN select, servername, key log,
+// status, new session) has one owner: the feature file that installs it (src/verify.cpp,
+// src/alpn_select.cpp, src/sni.cpp, src/keylog.cpp, src/ocsp.cpp,
+// src/session_cache.cpp). What a callback reads is an immutable configuration
 // held in a Snapshot<T> of the context's CtxState: a setter builds a new T and swaps it
 // in atomically; a callback loads its own reference for the duration of the call, so a
 // configuration replaced meanwhile is freed only when the last call using it returns.
 #pragma once
 
+#include <ossl/result.hpp>
 #include <ossl/x509.hpp>
 
 #include <openssl/ssl.h>
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 namespace ossl::detail {
@@ -49,11 +52,12 @@ class Snapshot {
   std::shared_ptr<const T> value_;
 };
 
-struct VerifyPolicy;      // src/verify.cpp
-struct AlpnSelectConfig;  // src/alpn_select.cpp
-struct SniConfig;         // src/sni.cpp
-struct KeyLogConfig;      // src/keylog.cpp
-struct OcspConfig;        // src/ocsp.cpp
+struct VerifyPolicy;       // src/verify.cpp
+struct AlpnSelectConfig;   // src/alpn_select.cpp
+struct SniConfig;          // src/sni.cpp
+struct KeyLogConfig;       // src/keylog.cpp
+struct OcspConfig;         // src/ocsp.cpp
+struct ClientCacheConfig;  // src/session_cache.cpp
 
 /// The callback slots a feature installs once per context (CtxState::install_once).
 enum CallbackSlot : unsigned {
@@ -61,6 +65,7 @@ enum CallbackSlot : unsigned {
   kServernameSlot = 1u << 1,
   kKeyLogSlot = 1u << 2,
   kStatusSlot = 1u << 3,
+  kNewSessionSlot = 1u << 4,
 };
 
 /// What ossl keeps beside one SSL_CTX, in one ex_data slot that owns it (freed with the
@@ -81,6 +86,7 @@ struct CtxState {
   Snapshot<SniConfig> sni;
   Snapshot<KeyLogConfig> keylog;
   Snapshot<OcspConfig> ocsp;
+  Snapshot<ClientCacheConfig> client_cache;
   /// Serialises setters that derive a new snapshot from the current one (SNI entries
   /// are added one at a time), so two concurrent setters never lose an update.
   std::mutex update_mutex;
@@ -107,6 +113,16 @@ struct CtxState {
 /// allocation or OpenSSL's ex_data storage fails (the error is queued).
 /// (SSL_CTX_set_ex_data)
 [[nodiscard]] CtxState* ctx_state(SSL_CTX* ctx) noexcept;
+
+/// Records `port` on a new client connection (the ClientSessionCache key: 0 when none
+/// was given) and, when the context has a client session cache, offers the newest
+/// session cached for `host` and `port` that may resume there. Defined in
+/// src/session_cache.cpp. (SSL_set_ex_data, SSL_set_session)
+[[nodiscard]] Result<void> offer_cached_session(SSL* ssl, std::string_view host,
+                                                std::uint16_t port);
+
+/// True when the context feeds a ClientSessionCache. Defined in src/session_cache.cpp.
+[[nodiscard]] bool has_client_session_cache(const SSL_CTX* ctx) noexcept;
 
 /// A certificate a server context presents, with the chain sent after it.
 struct ServedCert {

@@ -113,6 +113,57 @@ TEST_CASE("threads share one client and one server context, and pass sessions to
   }
 }
 
+TEST_CASE("threads share one client session cache: it fills, hands out and evicts at once") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    SharedContexts ctx = shared_contexts(v);
+    // Two peers' worth of room for four ports: eviction races with lookups too.
+    auto cache = std::make_shared<ClientSessionCache>(2, 2);
+    REQUIRE(ctx.client.set_client_session_cache(cache).has_value());
+    std::atomic<int> ok{0}, failed{0}, resumed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kHandshakesPerThread; ++i) {
+          const auto port = static_cast<std::uint16_t>(1 + (t + i) % 4);
+          auto client = ctx.client.new_ssl_for_host("localhost", port);  // offers a session
+          auto server = ctx.server.new_ssl();
+          auto bios = Bio::new_bio_pair();
+          if (!client || !server || !bios) {
+            ++failed;
+            continue;
+          }
+          client->set_bio_duplex(std::move(bios->first));
+          server->set_bio_duplex(std::move(bios->second));
+          server->set_accept_state();
+          Pair pair{std::move(*client), std::move(*server)};
+          if (!complete_handshake(pair).ok) {
+            ++failed;
+            continue;
+          }
+          std::byte b[1];
+          (void)pair.client.read(b);  // TLS 1.3 tickets: into the cache
+          if (pair.client.session_reused()) ++resumed;
+          if (pair.client.shutdown().has_value()) {
+            ++ok;
+          } else {
+            ++failed;
+          }
+        }
+      });
+    }
+    for (auto& th : threads)
+      th.join();
+    CHECK(failed == 0);
+    CHECK(ok == kThreads * kHandshakesPerThread);
+    CHECK(resumed > 0);
+    const ClientSessionCache::Stats stats = cache->stats();
+    CHECK(stats.offered == static_cast<std::uint64_t>(resumed.load()));
+    CHECK(cache->peers() <= 2);
+    CHECK(cache->size() <= 4);
+  }
+}
+
 TEST_CASE("certificates, keys and sessions are read from many threads at once") {
   const Pki& p = pki();
   const ossl::X509 cert = p.server.cert;  // one shared certificate

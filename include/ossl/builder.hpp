@@ -8,6 +8,7 @@
 #include <ossl/pkcs12.hpp>
 #include <ossl/pkey.hpp>
 #include <ossl/result.hpp>
+#include <ossl/session_cache.hpp>
 #include <ossl/ssl.hpp>
 #include <ossl/tls.hpp>
 #include <ossl/verify.hpp>
@@ -16,6 +17,7 @@
 #include <concepts>
 #include <cstddef>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -491,6 +493,18 @@ class OSSL_API SslCtxBuilder {
   SslCtxBuilder& ocsp_stapling(OcspPolicy policy) & requires kClient;
   SslCtxBuilder&& ocsp_stapling(OcspPolicy policy) && requires kClient {
     return std::move(ocsp_stapling(policy));
+  }
+  ///@}
+  ///@{
+  /// Attaches a client session cache (shared: several contexts may use one): the
+  /// sessions servers send are kept per host and port, and
+  /// SslCtx::new_ssl_for_host(host, port) offers them, TLS 1.3 tickets once each. Null
+  /// is an error. Default: no cache (resume by hand with Ssl::set_session()).
+  /// (SslCtx::set_client_session_cache: SSL_CTX_sess_set_new_cb, owned by ossl)
+  SslCtxBuilder& client_session_cache(std::shared_ptr<ClientSessionCache> cache) & requires kClient;
+  SslCtxBuilder&& client_session_cache(std::shared_ptr<ClientSessionCache> cache) && requires
+      kClient {
+    return std::move(client_session_cache(std::move(cache)));
   }
   ///@}
   ///@{

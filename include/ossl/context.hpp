@@ -10,6 +10,7 @@
 #include <ossl/pkey.hpp>
 #include <ossl/result.hpp>
 #include <ossl/ocsp.hpp>
+#include <ossl/session_cache.hpp>
 #include <ossl/sni.hpp>
 #include <ossl/tls.hpp>
 #include <ossl/x509.hpp>
@@ -18,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -146,10 +148,13 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   [[nodiscard]] Result<void> set_crls(std::vector<X509Crl> crls);
 
   /// Turns the session cache off. Stateless TLS tickets are still issued; use
-  /// set_num_tickets(0) to stop those too. (SSL_CTX_set_session_cache_mode(OFF), i.e.
-  /// SSL_CTX_ctrl(SSL_CTRL_SET_SESS_CACHE_MODE))
+  /// set_num_tickets(0) to stop those too. An attached client session cache keeps its
+  /// bits (see set_session_cache_mode()); detach it with set_client_session_cache(nullptr).
+  /// (SSL_CTX_set_session_cache_mode(OFF), i.e. SSL_CTX_ctrl(SSL_CTRL_SET_SESS_CACHE_MODE))
   void disable_session_cache() noexcept;
-  /// Sets the session cache mode. (SSL_CTX_set_session_cache_mode, i.e.
+  /// Sets the session cache mode. While a client session cache is attached,
+  /// SSL_SESS_CACHE_CLIENT and SSL_SESS_CACHE_NO_INTERNAL_STORE stay set: they are how
+  /// the cache is fed. (SSL_CTX_set_session_cache_mode, i.e.
   /// SSL_CTX_ctrl(SSL_CTRL_SET_SESS_CACHE_MODE))
   void set_session_cache_mode(SessionCacheMode mode) noexcept;
   /// Returns the session cache mode. (SSL_CTX_get_session_cache_mode, i.e.
@@ -265,6 +270,28 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   [[nodiscard]] Result<Ssl> new_ssl_for_host(
       std::string_view host, HostnameFlags flags = HostnameFlags::NO_PARTIAL_WILDCARDS |
                                                    HostnameFlags::NEVER_CHECK_SUBJECT) const;
+  /// new_ssl_for_host() for a peer on `port`: with a client session cache attached
+  /// (set_client_session_cache()), offers the newest session cached for this host and
+  /// port that may resume here, and files the sessions the server sends under them.
+  /// Port 0 is a key of its own ("no port given"), which the overload without a port
+  /// uses. (SSL_new, SSL_set_connect_state, SSL_set_tlsext_host_name,
+  /// X509_VERIFY_PARAM_set1_host, SSL_set_session)
+  [[nodiscard]] Result<Ssl> new_ssl_for_host(
+      std::string_view host, std::uint16_t port,
+      HostnameFlags flags = HostnameFlags::NO_PARTIAL_WILDCARDS |
+                            HostnameFlags::NEVER_CHECK_SUBJECT) const;
+
+  /// Attaches a client session cache, shared: from now on OpenSSL's new-session
+  /// callback files the sessions servers send under each connection's host and port,
+  /// and new_ssl_for_host() offers them. Sets SSL_SESS_CACHE_CLIENT (the callback's
+  /// feed) and SSL_SESS_CACHE_NO_INTERNAL_STORE (no second copy in OpenSSL's internal
+  /// cache, which a client never reads); set_session_cache_mode() keeps both while a
+  /// cache is attached. Null detaches it. The callback is installed by the first call,
+  /// which belongs to the configuration phase; later calls only swap the cache, safe
+  /// while handshakes run. (SSL_CTX_sess_set_new_cb, SSL_CTX_set_session_cache_mode)
+  [[nodiscard]] Result<void> set_client_session_cache(std::shared_ptr<ClientSessionCache> cache);
+  /// Returns the attached client session cache, null when none.
+  [[nodiscard]] std::shared_ptr<ClientSessionCache> client_session_cache() const;
 
   /// Creates a connection from this context; it keeps the context alive.
   /// SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER is set on it, so a write retried after

@@ -16,6 +16,7 @@
 #include <ossl/pkey.hpp>
 #include <ossl/result.hpp>
 #include <ossl/session.hpp>
+#include <ossl/session_cache.hpp>
 #include <ossl/sni.hpp>
 #include <ossl/ssl.hpp>
 #include <ossl/tls.hpp>

@@ -5,6 +5,8 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <optional>
+#include <string>
 
 namespace ossl_test {
 
@@ -26,24 +28,37 @@ const Pki& pki() {
   return instance;
 }
 
+namespace {
+// The error text of a failed Result, empty for a value: safe in a REQUIRE_MESSAGE,
+// whose message doctest may build even when the check passes.
+template <class R>
+std::string why(const R& r) {
+  return r ? std::string() : r.error().to_string();
+}
+}  // namespace
+
 Pair make_pair(const SslCtx& client_ctx, const SslCtx& server_ctx, std::size_t bio_buffer,
                Transport transport) {
   auto client = client_ctx.new_ssl();
-  REQUIRE_MESSAGE(client.has_value(), client.error().to_string());
+  REQUIRE_MESSAGE(client.has_value(), why(client));
+  client->set_connect_state();
+  return make_pair(std::move(*client), server_ctx, bio_buffer, transport);
+}
+
+Pair make_pair(Ssl client, const SslCtx& server_ctx, std::size_t bio_buffer, Transport transport) {
   auto server = server_ctx.new_ssl();
-  REQUIRE_MESSAGE(server.has_value(), server.error().to_string());
+  REQUIRE_MESSAGE(server.has_value(), why(server));
   if (transport == Transport::BioPair) {
     auto bios = Bio::new_bio_pair(bio_buffer, bio_buffer);
-    REQUIRE_MESSAGE(bios.has_value(), bios.error().to_string());
-    client->set_bio_duplex(std::move(bios->first));
+    REQUIRE_MESSAGE(bios.has_value(), why(bios));
+    client.set_bio_duplex(std::move(bios->first));
     server->set_bio_duplex(std::move(bios->second));
   } else {
-    client->set_bio(Bio::new_mem().value(), Bio::new_mem().value());
+    client.set_bio(Bio::new_mem().value(), Bio::new_mem().value());
     server->set_bio(Bio::new_mem().value(), Bio::new_mem().value());
   }
-  client->set_connect_state();
   server->set_accept_state();
-  return Pair{std::move(*client), std::move(*server), transport};
+  return Pair{std::move(client), std::move(*server), transport};
 }
 
 std::string shuttle(Ssl& from, Ssl& to, std::size_t limit) {
@@ -154,15 +169,24 @@ Contexts make_contexts(const Config& config) {
 }
 
 Attempt attempt(const SslCtx& client, const SslCtx& server, const ConnectOptions& options) {
-  Pair pair = make_pair(client, server, options.bio_buffer, options.transport);
-  if (!options.host.empty()) {
+  std::optional<Pair> made;
+  if (options.port) {
+    // new_ssl_for_host(host, port): SNI, the name check, and a cached session if any.
+    auto ssl = client.new_ssl_for_host(options.host, *options.port);
+    REQUIRE_MESSAGE(ssl.has_value(), why(ssl));
+    made.emplace(make_pair(std::move(*ssl), server, options.bio_buffer, options.transport));
+  } else {
+    made.emplace(make_pair(client, server, options.bio_buffer, options.transport));
+  }
+  Pair pair = std::move(*made);
+  if (!options.host.empty() && !options.port) {
     auto named = options.check_name ? pair.client.set_peer_host(options.host)
                                     : pair.client.set_hostname(options.host);
-    REQUIRE_MESSAGE(named.has_value(), named.error().to_string());
+    REQUIRE_MESSAGE(named.has_value(), why(named));
   }
   if (options.session) {
     auto offered = pair.client.set_session(*options.session);
-    REQUIRE_MESSAGE(offered.has_value(), offered.error().to_string());
+    REQUIRE_MESSAGE(offered.has_value(), why(offered));
   }
   if (options.prepare_client) options.prepare_client(pair.client);
   HandshakeOutcome outcome = complete_handshake(pair, options.max_rounds);
@@ -218,11 +242,11 @@ EnginePair make_engine_pair(const SslCtx& client_ctx, const SslCtx& server_ctx,
   REQUIRE_MESSAGE(client.has_value(), client.error().to_string());
   if (!options.host.empty() && !options.check_name) {
     auto named = client->set_hostname(options.host);
-    REQUIRE_MESSAGE(named.has_value(), named.error().to_string());
+    REQUIRE_MESSAGE(named.has_value(), why(named));
   }
   if (options.session) {
     auto offered = client->set_session(*options.session);
-    REQUIRE_MESSAGE(offered.has_value(), offered.error().to_string());
+    REQUIRE_MESSAGE(offered.has_value(), why(offered));
   }
   if (options.prepare_client) options.prepare_client(*client);
   auto server = server_ctx.new_ssl();

@@ -41,6 +41,9 @@ struct Pair {
 /// `bio_buffer`: the BIO pair's buffer size per direction (0: OpenSSL's default).
 Pair make_pair(const SslCtx& client_ctx, const SslCtx& server_ctx, std::size_t bio_buffer = 0,
                Transport transport = Transport::BioPair);
+/// make_pair() with a client connection made already (in connect state).
+Pair make_pair(Ssl client, const SslCtx& server_ctx, std::size_t bio_buffer = 0,
+               Transport transport = Transport::BioPair);
 
 /// Memory transport: moves what `from` wrote (or its first `limit` bytes; the rest is
 /// dropped) to `to`'s input, and returns all it took.
@@ -84,6 +87,9 @@ struct ConnectOptions {
   /// `check_name` is false (SNI only, set_hostname). Empty: the client names nothing.
   std::string host = "localhost";
   bool check_name = true;
+  /// When set, the client comes from SslCtx::new_ssl_for_host(host, port), which offers
+  /// a session from the context's client session cache (check_name is then implied).
+  std::optional<std::uint16_t> port = std::nullopt;
   std::optional<SslSession> session = std::nullopt;  ///< offered with set_session() after the host
   Transport transport = Transport::BioPair;
   std::size_t bio_buffer = 0;  ///< BioPair buffer size (0: OpenSSL's default)
