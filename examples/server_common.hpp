@@ -31,7 +31,8 @@ extern const char* const g_program;
   fail(why + "\nusage: " + g_program +
        " [--cert FILE --key FILE] [--chain FILE] [--port N] "
        "[--host ADDR] [--alpn LIST] [--client-ca FILE] [--tls1.2|--tls1.3] "
-       "[--sni NAME=CERT,KEY]... [--ocsp FILE]... [--timeout SECONDS] [--max-connections N]");
+       "[--sni NAME=CERT,KEY]... [--ocsp FILE]... [--ticket-keys FILE]... [--timeout SECONDS] "
+       "[--max-connections N]");
 }
 
 inline std::string read_file(const std::string& path) {
@@ -50,6 +51,7 @@ struct Options {
   std::string cert, key, chain, client_ca, host = "127.0.0.1", alpn = "http/1.1";
   std::vector<SniOption> sni;
   std::vector<std::string> ocsp;  // DER OCSP responses to staple (each finds its certificate)
+  std::vector<std::string> ticket_keys;  // shared ticket key files, the encrypting one first
   long port = 8443;
   long timeout_s = 10;
   long max_connections = 0;  // 0: the server's own default
@@ -93,6 +95,8 @@ inline Options parse(int argc, char** argv) {
       o.sni.push_back({v.substr(0, eq), v.substr(eq + 1, comma - eq - 1), v.substr(comma + 1)});
     } else if (a == "--ocsp") {
       o.ocsp.push_back(value());
+    } else if (a == "--ticket-keys") {
+      o.ticket_keys.push_back(value());
     } else if (a == "--tls1.2")
       o.version = ossl::TlsVersion::Tls12;
     else if (a == "--tls1.3")
@@ -169,8 +173,16 @@ inline ossl::SslCtx make_context(const Options& o, const ossl::testing::Identity
   }
   for (const std::string& file : o.ocsp)
     b.ocsp_response_file(file);
+  if (!o.ticket_keys.empty()) b.ticket_key_files(o.ticket_keys);
   auto ctx = std::move(b).build();
   if (!ctx) fail(ctx.error().to_string());
+  if (!o.ticket_keys.empty()) {
+    // What was loaded, for the operator (the key names are not secret).
+    auto first = ossl::TicketKey::load_file(o.ticket_keys.front());
+    std::fprintf(stderr, "%s: %zu ticket key(s); new tickets under %s (%s)\n", g_program,
+                 o.ticket_keys.size(), first ? first->name_hex().c_str() : "?",
+                 o.ticket_keys.front().c_str());
+  }
   return std::move(*ctx);
 }
 
@@ -192,7 +204,8 @@ inline std::string describe(const ossl::Ssl& ssl) {
   const std::string alpn = ssl.alpn_selected().empty() ? "none" : std::string(ssl.alpn_selected());
   return "version=" + ossl::to_string(ssl.version()) + " cipher=" + std::string(ssl.cipher_name()) +
          " alpn=" + alpn + " client=" + (peer ? peer->subject_name().value_or("?") : "none") +
-         " sni=" + std::string(ssl.hostname().value_or("none")) + "\n";
+         " sni=" + std::string(ssl.hostname().value_or("none")) +
+         " resumed=" + (ssl.session_reused() ? "yes" : "no") + "\n";
 }
 
 }  // namespace server_common

@@ -448,6 +448,26 @@ template <Role R>
 }
 
 template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::ticket_keys(std::vector<TicketKey> keys) & requires
+    kServer {
+  return step("ticket_keys", [&] { return ctx_.set_ticket_keys(std::move(keys)); });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::ticket_key_files(std::span<const std::string> paths) &
+    requires kServer {
+  return step("ticket_key_files", [&]() -> Result<void> {
+    std::vector<TicketKey> keys;
+    for (const std::string& path : paths) {
+      auto key = TicketKey::load_file(path);
+      if (!key) return std::move(key).error();
+      keys.push_back(std::move(*key));
+    }
+    return ctx_.set_ticket_keys(std::move(keys));
+  });
+}
+
+template <Role R>
     SslCtxBuilder<R>& SslCtxBuilder<R>::alpn_on_mismatch(AlpnMismatch policy) & requires kServer {
   return step("alpn_on_mismatch", [&]() -> Result<void> {
     alpn_mismatch_ = policy;

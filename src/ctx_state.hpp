@@ -2,9 +2,9 @@
 // lets a live context be reconfigured while handshakes run.
 //
 // Every OpenSSL callback slot ossl fills (verify, ALPN select, servername, key log,
-// status, new session) has one owner: the feature file that installs it (src/verify.cpp,
-// src/alpn_select.cpp, src/sni.cpp, src/keylog.cpp, src/ocsp.cpp,
-// src/session_cache.cpp). What a callback reads is an immutable configuration
+// status, new session, ticket keys) has one owner: the feature file that installs it
+// (src/verify.cpp, src/alpn_select.cpp, src/sni.cpp, src/keylog.cpp, src/ocsp.cpp,
+// src/session_cache.cpp, src/ticket_keys.cpp). What a callback reads is an immutable configuration
 // held in a Snapshot<T> of the context's CtxState: a setter builds a new T and swaps it
 // in atomically; a callback loads its own reference for the duration of the call, so a
 // configuration replaced meanwhile is freed only when the last call using it returns.
@@ -58,6 +58,7 @@ struct SniConfig;          // src/sni.cpp
 struct KeyLogConfig;       // src/keylog.cpp
 struct OcspConfig;         // src/ocsp.cpp
 struct ClientCacheConfig;  // src/session_cache.cpp
+struct TicketKeyConfig;    // src/ticket_keys.cpp
 
 /// The callback slots a feature installs once per context (CtxState::install_once).
 enum CallbackSlot : unsigned {
@@ -66,6 +67,7 @@ enum CallbackSlot : unsigned {
   kKeyLogSlot = 1u << 2,
   kStatusSlot = 1u << 3,
   kNewSessionSlot = 1u << 4,
+  kTicketKeySlot = 1u << 5,
 };
 
 /// What ossl keeps beside one SSL_CTX, in one ex_data slot that owns it (freed with the
@@ -87,6 +89,7 @@ struct CtxState {
   Snapshot<KeyLogConfig> keylog;
   Snapshot<OcspConfig> ocsp;
   Snapshot<ClientCacheConfig> client_cache;
+  Snapshot<TicketKeyConfig> ticket_keys;
   /// Serialises setters that derive a new snapshot from the current one (SNI entries
   /// are added one at a time), so two concurrent setters never lose an update.
   std::mutex update_mutex;

@@ -211,7 +211,9 @@ TEST_CASE("an Ssl made on one thread is used on another (one owner at a time)") 
   CHECK(pair.server.read(buf).value() == 1);
 }
 
-TEST_CASE("a live context is reconfigured (ALPN, key log, SNI) while other threads handshake") {
+TEST_CASE(
+    "a live context is reconfigured (ALPN, key log, SNI, ticket keys) while other threads "
+    "handshake") {
   // Each setter swaps an immutable snapshot; a handshake keeps the one it loaded until
   // its callback returns. Under ThreadSanitizer, a configuration freed or changed in
   // place while a callback reads it is a reported race (or, under ASan, a use after
@@ -228,15 +230,24 @@ TEST_CASE("a live context is reconfigured (ALPN, key log, SNI) while other threa
     REQUIRE(
         ctx.server.add_sni_certificate("sni-0.example", p.server.cert, p.server.key, p.server.chain)
             .has_value());
+    // Ticket keys rotate while tickets are made and (through the client's cache, which
+    // TLS 1.2 tickets reach during the handshake) decrypted.
+    std::vector<TicketKey> keys;
+    for (int i = 0; i < 401; ++i)
+      keys.push_back(TicketKey::generate().value());
+    REQUIRE(ctx.server.set_ticket_keys({keys[0]}).has_value());
+    REQUIRE(
+        ctx.client.set_client_session_cache(std::make_shared<ClientSessionCache>()).has_value());
 
     std::atomic<int> running{kThreads};
     std::atomic<int> ok{0};
     std::atomic<int> bad_alpn{0};
+    std::atomic<int> resumed{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&] {
         for (int i = 0; i < kHandshakesPerThread; ++i) {
-          auto client = ctx.client.new_ssl_for_host("localhost");
+          auto client = ctx.client.new_ssl_for_host("localhost", 443);
           auto server = ctx.server.new_ssl();
           auto bios = Bio::new_bio_pair();
           if (!client || !server || !bios) continue;
@@ -245,6 +256,8 @@ TEST_CASE("a live context is reconfigured (ALPN, key log, SNI) while other threa
           server->set_accept_state();
           Pair pair{std::move(*client), std::move(*server)};
           if (!complete_handshake(pair).ok) continue;
+          if (pair.client.session_reused()) resumed.fetch_add(1);
+          (void)pair.client.shutdown();  // keeps the session resumable
           const std::string_view alpn = pair.client.alpn_selected();
           if (alpn != "h2" && alpn != "http/1.1") bad_alpn.fetch_add(1);
           ok.fetch_add(1);
@@ -270,6 +283,7 @@ TEST_CASE("a live context is reconfigured (ALPN, key log, SNI) while other threa
                   .set_sni_unknown_name(changes % 2 == 0 ? UnknownServerName::Refuse
                                                          : UnknownServerName::UseDefault)
                   .has_value());
+      REQUIRE(ctx.server.set_ticket_keys({keys[changes + 1], keys[changes]}).has_value());
       if (changes == 10) {  // from here on "localhost" is served through the SNI table
         REQUIRE(
             ctx.server.add_sni_certificate("localhost", p.server.cert, p.server.key, p.server.chain)
@@ -279,7 +293,8 @@ TEST_CASE("a live context is reconfigured (ALPN, key log, SNI) while other threa
     }
     for (auto& t : threads)
       t.join();
-    MESSAGE("configuration changes during the handshakes: " << changes);
+    MESSAGE("configuration changes during the handshakes: " << changes
+                                                            << ", resumed: " << resumed.load());
     CHECK(changes > 0);
     CHECK(ok.load() == kThreads * kHandshakesPerThread);
     CHECK(bad_alpn.load() == 0);

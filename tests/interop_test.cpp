@@ -1190,3 +1190,46 @@ TEST_CASE("the misconfigured-server matrix: the example clients refuse each in o
     }
   }
 }
+
+// ================================================== sessions across server processes
+
+TEST_CASE("example servers sharing a ticket key file resume each other's sessions (s_client)") {
+  TempDir dir;
+  const std::string shared = dir.path("shared.key");
+  const std::string other = dir.path("other.key");
+  REQUIRE(TicketKey::generate().value().write_file(shared).has_value());
+  REQUIRE(TicketKey::generate().value().write_file(other).has_value());
+  const Files& f = files();
+  // Two servers of each kind there is, on the shared key; a third on its own key.
+  const std::string second = example_servers().back();
+  OsslServer a = example_server("tls_server", {"--ticket-keys", shared});
+  OsslServer b = example_server(second, {"--ticket-keys", shared});
+  OsslServer c = example_server("tls_server", {"--ticket-keys", other});
+  CHECK_MESSAGE(
+      a.process->output().find("1 ticket key(s); new tickets under ") != std::string::npos,
+      a.process->output());
+  auto s_client = [&](std::uint16_t port, TlsVersion v, const std::string& sess_arg,
+                      const std::string& sess_file) {
+    return run(
+        {"sh", "-c",
+         "printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' | "
+         "openssl s_client -connect 127.0.0.1:" +
+             std::to_string(port) + " -ign_eof -servername localhost -CAfile " + f.ca + " " +
+             sess_arg + " " + sess_file + (v == TlsVersion::Tls12 ? " -tls1_2" : " -tls1_3")},
+        kRun);
+  };
+  for (TlsVersion v : kVersions) {
+    CAPTURE(version_name(v));
+    const std::string sess = dir.path("sess-" + version_name(v) + ".pem");
+    const RunResult first = s_client(a.port, v, "-sess_out", sess);
+    CHECK_MESSAGE(first.output.find("resumed=no") != std::string::npos, first.output);
+    const RunResult resumed = s_client(b.port, v, "-sess_in", sess);
+    CHECK_MESSAGE(resumed.output.find("Reused, " + version_name(v)) != std::string::npos,
+                  resumed.output);
+    CHECK_MESSAGE(resumed.output.find("resumed=yes") != std::string::npos, resumed.output);
+    // Another key: a full handshake, and the request is still served.
+    const RunResult full = s_client(c.port, v, "-sess_in", sess);
+    CHECK_MESSAGE(full.output.find("New, " + version_name(v)) != std::string::npos, full.output);
+    CHECK_MESSAGE(full.output.find("resumed=no") != std::string::npos, full.output);
+  }
+}

@@ -10,6 +10,7 @@
 #include <ossl/result.hpp>
 #include <ossl/session_cache.hpp>
 #include <ossl/ssl.hpp>
+#include <ossl/ticket_keys.hpp>
 #include <ossl/tls.hpp>
 #include <ossl/verify.hpp>
 #include <ossl/x509.hpp>
@@ -20,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -305,6 +307,24 @@ class OSSL_API SslCtxBuilder {
   SslCtxBuilder& num_tickets(std::size_t count) & requires kServer;
   SslCtxBuilder&& num_tickets(std::size_t count) && requires kServer {
     return std::move(num_tickets(count));
+  }
+  ///@}
+  ///@{
+  /// Session ticket keys shared with other servers (see SslCtx::set_ticket_keys()): the
+  /// first encrypts, all decrypt. Default: OpenSSL's random key, private to this
+  /// context. (SSL_CTX_set_tlsext_ticket_key_evp_cb, owned by ossl)
+  SslCtxBuilder& ticket_keys(std::vector<TicketKey> keys) & requires kServer;
+  SslCtxBuilder&& ticket_keys(std::vector<TicketKey> keys) && requires kServer {
+    return std::move(ticket_keys(std::move(keys)));
+  }
+  ///@}
+  ///@{
+  /// ticket_keys() read from key files (80 or 48 bytes each, nginx's
+  /// ssl_session_ticket_key format), the first file's key encrypting. Errors name the
+  /// file. (TicketKey::load_file)
+  SslCtxBuilder& ticket_key_files(std::span<const std::string> paths) & requires kServer;
+  SslCtxBuilder&& ticket_key_files(std::span<const std::string> paths) && requires kServer {
+    return std::move(ticket_key_files(paths));
   }
   ///@}
   ///@{

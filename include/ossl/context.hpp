@@ -12,6 +12,7 @@
 #include <ossl/ocsp.hpp>
 #include <ossl/session_cache.hpp>
 #include <ossl/sni.hpp>
+#include <ossl/ticket_keys.hpp>
 #include <ossl/tls.hpp>
 #include <ossl/x509.hpp>
 
@@ -176,6 +177,16 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   [[nodiscard]] Result<void> set_num_tickets(std::size_t count);
   /// Returns how many TLS 1.3 tickets a server sends. (SSL_CTX_get_num_tickets)
   [[nodiscard]] std::size_t num_tickets() const noexcept;
+  /// Encrypts this server's session tickets (TLS 1.2 and TLS 1.3) with `keys` instead of
+  /// the random key OpenSSL draws per context, so that servers given the same keys
+  /// resume each other's sessions. The first key encrypts new tickets; every key
+  /// decrypts. A ticket under an older key resumes and is replaced by one under the
+  /// first; a ticket whose key is not in the list gets a full handshake, never a failed
+  /// one. Replacing the list (rotation: a new key first, the previous ones after it for
+  /// as long as their tickets should resume) is safe while handshakes run; the callback
+  /// is installed by the first call, which belongs to the configuration phase. An empty
+  /// list or two keys with one name is an error. (SSL_CTX_set_tlsext_ticket_key_evp_cb)
+  [[nodiscard]] Result<void> set_ticket_keys(std::vector<TicketKey> keys);
 
   /// Caps the plaintext in each record this side sends at `bytes` (512 to 16384; the
   /// default is 16384), e.g. to fit records into a small transport MTU. Anything

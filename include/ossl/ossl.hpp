@@ -18,6 +18,7 @@
 #include <ossl/session.hpp>
 #include <ossl/session_cache.hpp>
 #include <ossl/sni.hpp>
+#include <ossl/ticket_keys.hpp>
 #include <ossl/ssl.hpp>
 #include <ossl/tls.hpp>
 #include <ossl/verify.hpp>
