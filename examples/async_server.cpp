@@ -3,7 +3,8 @@
 //
 //   async_server [--cert FILE --key FILE] [--chain FILE] [--port N] [--host ADDR]
 //                [--alpn LIST] [--client-ca FILE] [--tls1.2|--tls1.3]
-//                [--sni NAME=CERT,KEY]... [--ocsp FILE]... [--timeout SECONDS]
+//                [--sni NAME=CERT,KEY]... [--ocsp FILE]... [--ticket-keys FILE]...
+//                [--session-store redis://HOST:PORT] [--timeout SECONDS]
 //                [--max-connections N]
 //
 // The options are tls_server's, and so is the answer: 200 with a one-line body stating the

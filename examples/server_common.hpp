@@ -6,12 +6,18 @@
 
 #include <ossl/ossl.hpp>
 #include <ossl/testing/certs.hpp>
+#if defined(OSSL_EXAMPLES_HAVE_HIREDIS)
+#include <ossl/redis_session_store.hpp>
+#endif
 
 #include <stdlib.h>  // mkdtemp
 
 #include <cstdio>
 #include <cstdlib>
+#include <chrono>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -31,7 +37,8 @@ extern const char* const g_program;
   fail(why + "\nusage: " + g_program +
        " [--cert FILE --key FILE] [--chain FILE] [--port N] "
        "[--host ADDR] [--alpn LIST] [--client-ca FILE] [--tls1.2|--tls1.3] "
-       "[--sni NAME=CERT,KEY]... [--ocsp FILE]... [--ticket-keys FILE]... [--timeout SECONDS] "
+       "[--sni NAME=CERT,KEY]... [--ocsp FILE]... [--ticket-keys FILE]... "
+       "[--session-store redis://HOST:PORT] [--timeout SECONDS] "
        "[--max-connections N]");
 }
 
@@ -52,6 +59,7 @@ struct Options {
   std::vector<SniOption> sni;
   std::vector<std::string> ocsp;  // DER OCSP responses to staple (each finds its certificate)
   std::vector<std::string> ticket_keys;  // shared ticket key files, the encrypting one first
+  std::string session_store;             // redis://HOST:PORT: sessions shared through Redis
   long port = 8443;
   long timeout_s = 10;
   long max_connections = 0;  // 0: the server's own default
@@ -97,6 +105,8 @@ inline Options parse(int argc, char** argv) {
       o.ocsp.push_back(value());
     } else if (a == "--ticket-keys") {
       o.ticket_keys.push_back(value());
+    } else if (a == "--session-store") {
+      o.session_store = value();
     } else if (a == "--tls1.2")
       o.version = ossl::TlsVersion::Tls12;
     else if (a == "--tls1.3")
@@ -112,6 +122,9 @@ inline Options parse(int argc, char** argv) {
     }
   }
   if (o.cert.empty() != o.key.empty()) usage("--cert and --key go together");
+  if (!o.session_store.empty() && !o.ticket_keys.empty()) {
+    usage("--session-store and --ticket-keys do not go together (a server resumes through one)");
+  }
   return o;
 }
 
@@ -147,6 +160,61 @@ inline ossl::testing::Identity load_identity(const Options& o) {
   return std::move(*id);
 }
 
+// The session store's error callback: one line per failure on stderr, except that a
+// reason repeated within 10 s is counted instead of printed again (a Redis that is down
+// fails every handshake's lookup). The handshakes go on, in full.
+inline ossl::SessionStoreErrorCallback store_error_printer() {
+  struct Last {
+    std::mutex mutex;
+    std::string reason;
+    std::chrono::steady_clock::time_point at;
+    unsigned repeated = 0;
+  };
+  auto last = std::make_shared<Last>();
+  return [last](const ossl::ErrorStack& e) {
+    std::string reason = e.to_string();
+    // "next attempt in N ms" changes with every call; the rest is the reason.
+    const std::string key = reason.substr(0, reason.find("; next attempt in "));
+    const std::lock_guard lock(last->mutex);
+    const auto now = std::chrono::steady_clock::now();
+    if (key == last->reason && now - last->at < std::chrono::seconds(10)) {
+      ++last->repeated;
+      return;
+    }
+    std::fprintf(stderr, "%s: %s; the client gets a full handshake", g_program, reason.c_str());
+    if (last->repeated != 0)
+      std::fprintf(stderr, " (%u more failures before this)", last->repeated);
+    std::fprintf(stderr, "\n");
+    last->reason = key;
+    last->at = now;
+    last->repeated = 0;
+  };
+}
+
+// --session-store: the store named by its URL, checked once (a Redis not answering yet
+// is not fatal: the server starts and makes full handshakes until it answers).
+inline std::shared_ptr<ossl::SessionStore> open_session_store(const std::string& url) {
+#if defined(OSSL_EXAMPLES_HAVE_HIREDIS)
+  auto options = ossl::RedisSessionStoreOptions::from_url(url);
+  if (!options) usage("--session-store: " + options.error().to_string());
+  auto store = std::make_shared<ossl::RedisSessionStore>(*options);
+  if (auto up = store->ping(); up) {
+    std::fprintf(stderr, "%s: sessions shared through Redis at %s (answering)\n", g_program,
+                 store->address().c_str());
+  } else {
+    std::fprintf(stderr,
+                 "%s: sessions shared through Redis at %s, not answering yet (%s); full "
+                 "handshakes until it does\n",
+                 g_program, store->address().c_str(), up.error().to_string().c_str());
+  }
+  return store;
+#else
+  fail("--session-store " + url +
+       ": this build has no Redis support (build with hiredis: "
+       "meson setup -Dhiredis=enabled)");
+#endif
+}
+
 inline ossl::SslCtx make_context(const Options& o, const ossl::testing::Identity& id) {
   auto b = ossl::SslCtxBuilder<ossl::Server>::create().certificate(id.cert).private_key(id.key);
   for (const auto& c : id.chain)
@@ -174,6 +242,9 @@ inline ossl::SslCtx make_context(const Options& o, const ossl::testing::Identity
   for (const std::string& file : o.ocsp)
     b.ocsp_response_file(file);
   if (!o.ticket_keys.empty()) b.ticket_key_files(o.ticket_keys);
+  if (!o.session_store.empty()) {
+    b.session_store(open_session_store(o.session_store), store_error_printer());
+  }
   auto ctx = std::move(b).build();
   if (!ctx) fail(ctx.error().to_string());
   if (!o.ticket_keys.empty()) {

@@ -2,7 +2,8 @@
 //
 //   tls_server [--cert FILE --key FILE] [--chain FILE] [--port N] [--host ADDR]
 //              [--alpn LIST] [--client-ca FILE] [--tls1.2|--tls1.3]
-//              [--sni NAME=CERT,KEY]... [--ocsp FILE]... [--timeout SECONDS]
+//              [--sni NAME=CERT,KEY]... [--ocsp FILE]... [--ticket-keys FILE]...
+//              [--session-store redis://HOST:PORT] [--timeout SECONDS]
 //              [--max-connections N]
 //
 // Answers one HTTP request per connection with 200 and a one-line body stating the negotiated
@@ -15,7 +16,9 @@
 // close_notify (also in answer to the client's), then a lingering close, so a client still
 // sending sees the response instead of a TCP reset. Stops cleanly on SIGINT/SIGTERM. Prints
 // "listening on HOST:PORT" once ready (port 0 picks a free port). --client-ca requires client
-// certificates.
+// certificates. --ticket-keys shares session ticket keys with other servers (the first
+// file's key encrypts); --session-store shares sessions through Redis instead (TLS 1.2
+// session IDs, TLS 1.3 stateful tickets; needs a build with hiredis).
 #include "net.hpp"
 #include "server_common.hpp"
 

@@ -468,6 +468,16 @@ template <Role R>
 }
 
 template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::session_store(std::shared_ptr<SessionStore> store,
+                                                      SessionStoreErrorCallback on_error) &
+    requires kServer {
+  return step("session_store", [&]() -> Result<void> {
+    if (!store) return ErrorStack::message("no store given (a null std::shared_ptr)");
+    return ctx_.set_session_store(std::move(store), std::move(on_error));
+  });
+}
+
+template <Role R>
     SslCtxBuilder<R>& SslCtxBuilder<R>::alpn_on_mismatch(AlpnMismatch policy) & requires kServer {
   return step("alpn_on_mismatch", [&]() -> Result<void> {
     alpn_mismatch_ = policy;

@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <limits>
 #include <string>
 
 namespace ossl {
@@ -224,6 +225,10 @@ void SslCtx::set_session_cache_mode(SessionCacheMode mode) noexcept {
   if (detail::has_client_session_cache(native_handle())) {
     bits |= SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE;
   }
+  // So does the session store's (src/session_store.cpp).
+  if (detail::has_session_store(native_handle())) {
+    bits |= SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL;
+  }
   detail::ctx_set_session_cache_mode(native_handle(), bits);
 }
 
@@ -255,6 +260,21 @@ Result<void> SslCtx::set_session_id_context(std::span<const std::byte> context) 
 
 Result<void> SslCtx::set_session_id_context(std::string_view context) {
   return set_session_id_context(detail::as_bytes(context));
+}
+
+Result<void> SslCtx::set_session_timeout(std::chrono::seconds timeout) {
+  if (!*this) return empty_error("set_session_timeout");
+  if (timeout.count() < 1 || timeout.count() > std::numeric_limits<long>::max()) {
+    return ErrorStack::message("SslCtx::set_session_timeout: " + std::to_string(timeout.count()) +
+                               " s (at least 1 s)");
+  }
+  // Returns the previous timeout; cannot fail on a context.
+  (void)SSL_CTX_set_timeout(native_handle(), static_cast<long>(timeout.count()));
+  return {};
+}
+
+std::chrono::seconds SslCtx::session_timeout() const noexcept {
+  return std::chrono::seconds(*this ? SSL_CTX_get_timeout(native_handle()) : 0);
 }
 
 Result<void> SslCtx::set_num_tickets(std::size_t count) {

@@ -2,12 +2,13 @@
 // lets a live context be reconfigured while handshakes run.
 //
 // Every OpenSSL callback slot ossl fills (verify, ALPN select, servername, key log,
-// status, new session, ticket keys) has one owner: the feature file that installs it
-// (src/verify.cpp, src/alpn_select.cpp, src/sni.cpp, src/keylog.cpp, src/ocsp.cpp,
-// src/session_cache.cpp, src/ticket_keys.cpp). What a callback reads is an immutable configuration
-// held in a Snapshot<T> of the context's CtxState: a setter builds a new T and swaps it
-// in atomically; a callback loads its own reference for the duration of the call, so a
-// configuration replaced meanwhile is freed only when the last call using it returns.
+// status, new session, get and remove session, ticket keys) has one owner: the feature
+// file that installs it (src/verify.cpp, src/alpn_select.cpp, src/sni.cpp, src/keylog.cpp,
+// src/ocsp.cpp, src/session_cache.cpp, src/session_store.cpp, src/ticket_keys.cpp). What a callback
+// reads is an immutable configuration held in a Snapshot<T> of the context's CtxState: a setter
+// builds a new T and swaps it in atomically; a callback loads its own reference for the duration of
+// the call, so a configuration replaced meanwhile is freed only when the last call using it
+// returns.
 #pragma once
 
 #include <ossl/result.hpp>
@@ -52,13 +53,14 @@ class Snapshot {
   std::shared_ptr<const T> value_;
 };
 
-struct VerifyPolicy;       // src/verify.cpp
-struct AlpnSelectConfig;   // src/alpn_select.cpp
-struct SniConfig;          // src/sni.cpp
-struct KeyLogConfig;       // src/keylog.cpp
-struct OcspConfig;         // src/ocsp.cpp
-struct ClientCacheConfig;  // src/session_cache.cpp
-struct TicketKeyConfig;    // src/ticket_keys.cpp
+struct VerifyPolicy;        // src/verify.cpp
+struct AlpnSelectConfig;    // src/alpn_select.cpp
+struct SniConfig;           // src/sni.cpp
+struct KeyLogConfig;        // src/keylog.cpp
+struct OcspConfig;          // src/ocsp.cpp
+struct ClientCacheConfig;   // src/session_cache.cpp
+struct TicketKeyConfig;     // src/ticket_keys.cpp
+struct SessionStoreConfig;  // src/session_store.cpp
 
 /// The callback slots a feature installs once per context (CtxState::install_once).
 enum CallbackSlot : unsigned {
@@ -68,6 +70,7 @@ enum CallbackSlot : unsigned {
   kStatusSlot = 1u << 3,
   kNewSessionSlot = 1u << 4,
   kTicketKeySlot = 1u << 5,
+  kGetSessionSlot = 1u << 6,  ///< with the remove-session slot
 };
 
 /// What ossl keeps beside one SSL_CTX, in one ex_data slot that owns it (freed with the
@@ -90,6 +93,7 @@ struct CtxState {
   Snapshot<OcspConfig> ocsp;
   Snapshot<ClientCacheConfig> client_cache;
   Snapshot<TicketKeyConfig> ticket_keys;
+  Snapshot<SessionStoreConfig> session_store;
   /// Serialises setters that derive a new snapshot from the current one (SNI entries
   /// are added one at a time), so two concurrent setters never lose an update.
   std::mutex update_mutex;
@@ -126,6 +130,19 @@ struct CtxState {
 
 /// True when the context feeds a ClientSessionCache. Defined in src/session_cache.cpp.
 [[nodiscard]] bool has_client_session_cache(const SSL_CTX* ctx) noexcept;
+
+/// Installs the new-session callback (once per context), which files client sessions
+/// in the ClientSessionCache and hands server sessions to store_new_session(). Defined in
+/// src/session_cache.cpp, the slot's owner. (SSL_CTX_sess_set_new_cb)
+void install_new_session_callback(SSL_CTX* ctx, CtxState& state) noexcept;
+
+/// Puts a session a server made into the context's SessionStore (if it has one and the
+/// session is looked up by id), reporting a failure to the store's error callback.
+/// Defined in src/session_store.cpp. (i2d_SSL_SESSION)
+void store_new_session(SSL* ssl, SSL_SESSION* session) noexcept;
+
+/// True when the context resumes through a SessionStore. Defined in src/session_store.cpp.
+[[nodiscard]] bool has_session_store(const SSL_CTX* ctx) noexcept;
 
 /// A certificate a server context presents, with the chain sent after it.
 struct ServedCert {

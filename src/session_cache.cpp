@@ -1,7 +1,8 @@
 // ClientSessionCache and the context's new-session callback slot, which this file owns:
 // OpenSSL calls the callback with each session a server hands a client (a TLS 1.2
 // session after a full handshake, each TLS 1.3 ticket as the client reads it), and the
-// callback files it under the connection's context, host and port.
+// callback files it under the connection's context, host and port. On a server
+// connection it hands the session to the context's SessionStore (src/session_store.cpp).
 #include <ossl/session_cache.hpp>
 
 #include <ossl/context.hpp>
@@ -246,10 +247,14 @@ std::shared_ptr<ClientSessionCache> cache_of(const SSL_CTX* ctx) noexcept {
 // SSL_CTX_sess_new_cb: OpenSSL offers each new client session here. The cache takes a
 // reference of its own and the callback returns 0 (OpenSSL keeps its reference either
 // way; 1 would hand it over). Sessions of connections that name no host are not kept
-// (nothing to file them under), nor are server sessions. No exception may unwind
+// (nothing to file them under). A server's sessions go to its SessionStore. No exception may unwind
 // through libssl: a failure to store just leaves the session out.
 int on_new_session(SSL* ssl, SSL_SESSION* session) {
-  if (SSL_is_server(ssl) == 1 || SSL_SESSION_is_resumable(session) != 1) return 0;
+  if (SSL_is_server(ssl) == 1) {
+    store_new_session(ssl, session);  // src/session_store.cpp
+    return 0;
+  }
+  if (SSL_SESSION_is_resumable(session) != 1) return 0;
   const std::shared_ptr<ClientSessionCache> cache = cache_of(SSL_get_SSL_CTX(ssl));
   const CtxState* state = find_ctx_state(SSL_get_SSL_CTX(ssl));
   if (!cache || state == nullptr) return 0;
@@ -295,6 +300,10 @@ bool has_client_session_cache(const SSL_CTX* ctx) noexcept {
   return cache_of(ctx) != nullptr;
 }
 
+void install_new_session_callback(SSL_CTX* ctx, CtxState& state) noexcept {
+  if (state.install_once(kNewSessionSlot)) SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+}
+
 }  // namespace detail
 
 Result<void> SslCtx::set_client_session_cache(std::shared_ptr<ClientSessionCache> cache) {
@@ -315,9 +324,7 @@ Result<void> SslCtx::set_client_session_cache(std::shared_ptr<ClientSessionCache
   detail::ctx_set_session_cache_mode(
       native_handle(), detail::ctx_get_session_cache_mode(native_handle()) | SSL_SESS_CACHE_CLIENT |
                            SSL_SESS_CACHE_NO_INTERNAL_STORE);
-  if (state->install_once(detail::kNewSessionSlot)) {
-    SSL_CTX_sess_set_new_cb(native_handle(), detail::on_new_session);
-  }
+  detail::install_new_session_callback(native_handle(), *state);
   return {};
 }
 

@@ -200,6 +200,12 @@ Result<void> SslCtx::set_ticket_keys(std::vector<TicketKey> keys) {
   }
   detail::CtxState* state = detail::ctx_state(native_handle());
   if (state == nullptr) return detail::failure(what);
+  if (state->session_store.load()) {
+    return ErrorStack::message(std::string(what) +
+                               ": the context resumes through a session store "
+                               "(set_session_store); a context resumes through ticket keys or a "
+                               "session store, not both");
+  }
   auto cfg = std::make_shared<detail::TicketKeyConfig>();
   cfg->keys = std::move(keys);
   state->ticket_keys.store(std::move(cfg));

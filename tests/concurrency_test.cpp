@@ -170,6 +170,70 @@ TEST_CASE("threads share one client session cache: it fills, hands out and evict
   }
 }
 
+TEST_CASE("threads resume through one session store shared by two servers, replaced live") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    SharedContexts a = shared_contexts(v);
+    SharedContexts b = shared_contexts(v);
+    // Small enough that eviction races with lookups, puts and removals.
+    auto store = std::make_shared<MemorySessionStore>(8);
+    REQUIRE(a.server.set_session_store(store).has_value());
+    REQUIRE(b.server.set_session_store(store).has_value());
+    REQUIRE(a.client.set_client_session_cache(std::make_shared<ClientSessionCache>()).has_value());
+    // One connection from a's client to `server`, cleanly closed on both sides; returns
+    // 0 on failure, 1 full, 2 resumed.
+    auto visit = [&](const SslCtx& server_ctx) {
+      auto client = a.client.new_ssl_for_host("localhost", 443);  // offers a session
+      auto server = server_ctx.new_ssl();
+      auto bios = Bio::new_bio_pair();
+      if (!client || !server || !bios) return 0;
+      client->set_bio_duplex(std::move(bios->first));
+      server->set_bio_duplex(std::move(bios->second));
+      server->set_accept_state();
+      Pair pair{std::move(*client), std::move(*server)};
+      if (!complete_handshake(pair).ok) return 0;
+      std::byte byte[1];
+      (void)pair.client.read(byte);  // TLS 1.3 tickets: into the client's cache
+      if (!pair.client.shutdown().has_value() || !pair.server.shutdown().has_value()) return 0;
+      return pair.server.session_reused() ? 2 : 1;
+    };
+    std::atomic<int> ok{0}, failed{0}, resumed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kHandshakesPerThread; ++i) {
+          const int r = visit((t + i) % 2 == 0 ? a.server : b.server);
+          if (r == 0) {
+            ++failed;
+            continue;
+          }
+          ++ok;
+          if (r == 2) ++resumed;
+        }
+      });
+    }
+    // Meanwhile b moves to a store of its own and back: handshakes keep the store they
+    // loaded until their callback returns.
+    auto other = std::make_shared<MemorySessionStore>(8);
+    for (int i = 0; i < 20; ++i) {
+      REQUIRE(b.server.set_session_store(i % 2 == 0 ? other : store).has_value());
+      std::this_thread::yield();
+    }
+    REQUIRE(b.server.set_session_store(store).has_value());
+    for (auto& th : threads)
+      th.join();
+    CHECK(failed == 0);
+    CHECK(ok == kThreads * kHandshakesPerThread);
+    // Each resumption was a lookup that found its session (no other lookup resumes).
+    const auto found = a.server.session_store_stats().found + b.server.session_store_stats().found;
+    CHECK(found >= static_cast<std::uint64_t>(resumed.load()));
+    CHECK(store->size() <= 8);
+    // And a session made on a resumes on b afterwards.
+    CHECK(visit(a.server) >= 1);
+    CHECK(visit(b.server) == 2);
+  }
+}
+
 TEST_CASE("certificates, keys and sessions are read from many threads at once") {
   const Pki& p = pki();
   const ossl::X509 cert = p.server.cert;  // one shared certificate

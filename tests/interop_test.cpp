@@ -9,6 +9,7 @@
 #include "support/handshake.hpp"
 #include "support/openssl_ca.hpp"
 #include "support/process.hpp"
+#include "support/redis_server.hpp"
 
 #include <ossl/ossl.hpp>
 
@@ -219,7 +220,9 @@ OsslServer example_server(const std::string& name, std::vector<std::string> args
   REQUIRE_MESSAGE(s.process->wait_for_output("listening on 127.0.0.1:", kStart),
                   s.process->output());
   const std::string out = s.process->output();
-  s.port = static_cast<std::uint16_t>(std::stoi(out.substr(out.find("127.0.0.1:") + 10)));
+  const std::string listening = "listening on 127.0.0.1:";
+  s.port =
+      static_cast<std::uint16_t>(std::stoi(out.substr(out.find(listening) + listening.size())));
   return s;
 }
 OsslServer tls_server(std::vector<std::string> args) {
@@ -1193,13 +1196,78 @@ TEST_CASE("the misconfigured-server matrix: the example clients refuse each in o
 
 // ================================================== sessions across server processes
 
+// One GET through `openssl s_client` to an example server on `port`, pinned to `v`,
+// trusting the test CA; `session_args` (e.g. "-sess_out FILE") go on its command line.
+RunResult s_client_get(std::uint16_t port, TlsVersion v, const std::string& session_args) {
+  return run({"sh", "-c",
+              "printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' | "
+              "openssl s_client -connect 127.0.0.1:" +
+                  std::to_string(port) + " -ign_eof -servername localhost -CAfile " + files().ca +
+                  " " + session_args + (v == TlsVersion::Tls12 ? " -tls1_2" : " -tls1_3")},
+             kRun);
+}
+
+// The fleet check: a session from `a` resumes on `b` (which shares a's session state)
+// and not on `c` (which does not), where the request is still served. `sess` is the
+// s_client session file written from a.
+void check_resumes_across(const OsslServer& a, const OsslServer& b, const OsslServer& c,
+                          TlsVersion v, const std::string& sess) {
+  const RunResult first = s_client_get(a.port, v, "-sess_out " + sess);
+  CHECK_MESSAGE(first.output.find("resumed=no") != std::string::npos, first.output);
+  const RunResult resumed = s_client_get(b.port, v, "-sess_in " + sess);
+  CHECK_MESSAGE(resumed.output.find("Reused, " + version_name(v)) != std::string::npos,
+                resumed.output);
+  CHECK_MESSAGE(resumed.output.find("resumed=yes") != std::string::npos, resumed.output);
+  const RunResult full = s_client_get(c.port, v, "-sess_in " + sess);
+  CHECK_MESSAGE(full.output.find("New, " + version_name(v)) != std::string::npos, full.output);
+  CHECK_MESSAGE(full.output.find("resumed=no") != std::string::npos, full.output);
+}
+
+#if defined(OSSL_HAVE_HIREDIS)
+TEST_CASE("example servers sharing a Redis session store resume each other's sessions (s_client)") {
+  TempDir dir;
+  auto redis = std::make_unique<RedisServer>();
+  const std::uint16_t redis_port = redis->port();
+  // One server of each kind there is, on the same Redis; a third on a Redis of its own.
+  RedisServer other_redis;
+  const std::string second = example_servers().back();
+  OsslServer a = example_server("tls_server", {"--session-store", redis->url()});
+  OsslServer b = example_server(second, {"--session-store", redis->url()});
+  OsslServer c = example_server("tls_server", {"--session-store", other_redis.url()});
+  CHECK_MESSAGE(
+      a.process->output().find("sessions shared through Redis at 127.0.0.1:" +
+                               std::to_string(redis_port) + " (answering)") != std::string::npos,
+      a.process->output());
+  for (TlsVersion v : kVersions) {
+    CAPTURE(version_name(v));
+    const std::string sess = dir.path("sess-" + version_name(v) + ".pem");
+    check_resumes_across(a, b, c, v, sess);  // c: another Redis
+    // TLS 1.2: the session ID resumes again, on a; the TLS 1.3 ticket was used up on b.
+    const RunResult again = s_client_get(a.port, v, "-sess_in " + sess);
+    const std::string expected = v == TlsVersion::Tls12 ? "resumed=yes" : "resumed=no";
+    CHECK_MESSAGE(again.output.find(expected) != std::string::npos, again.output);
+  }
+  // Redis stops: the servers keep serving, in full handshakes, and say why.
+  const std::string sess = dir.path("sess-down.pem");
+  REQUIRE(s_client_get(a.port, TlsVersion::Tls12, "-sess_out " + sess).output.find("resumed=no") !=
+          std::string::npos);
+  redis->stop();
+  const RunResult down = s_client_get(b.port, TlsVersion::Tls12, "-sess_in " + sess);
+  CHECK_MESSAGE(down.output.find("New, TLSv1.2") != std::string::npos, down.output);
+  CHECK_MESSAGE(down.output.find("resumed=no") != std::string::npos, down.output);
+  CHECK(b.process->wait_for_output("Redis at 127.0.0.1:" + std::to_string(redis_port) + " is down",
+                                   kStart));
+  CHECK_MESSAGE(b.process->output().find("the client gets a full handshake") != std::string::npos,
+                b.process->output());
+}
+#endif
+
 TEST_CASE("example servers sharing a ticket key file resume each other's sessions (s_client)") {
   TempDir dir;
   const std::string shared = dir.path("shared.key");
   const std::string other = dir.path("other.key");
   REQUIRE(TicketKey::generate().value().write_file(shared).has_value());
   REQUIRE(TicketKey::generate().value().write_file(other).has_value());
-  const Files& f = files();
   // Two servers of each kind there is, on the shared key; a third on its own key.
   const std::string second = example_servers().back();
   OsslServer a = example_server("tls_server", {"--ticket-keys", shared});
@@ -1208,28 +1276,9 @@ TEST_CASE("example servers sharing a ticket key file resume each other's session
   CHECK_MESSAGE(
       a.process->output().find("1 ticket key(s); new tickets under ") != std::string::npos,
       a.process->output());
-  auto s_client = [&](std::uint16_t port, TlsVersion v, const std::string& sess_arg,
-                      const std::string& sess_file) {
-    return run(
-        {"sh", "-c",
-         "printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' | "
-         "openssl s_client -connect 127.0.0.1:" +
-             std::to_string(port) + " -ign_eof -servername localhost -CAfile " + f.ca + " " +
-             sess_arg + " " + sess_file + (v == TlsVersion::Tls12 ? " -tls1_2" : " -tls1_3")},
-        kRun);
-  };
   for (TlsVersion v : kVersions) {
     CAPTURE(version_name(v));
     const std::string sess = dir.path("sess-" + version_name(v) + ".pem");
-    const RunResult first = s_client(a.port, v, "-sess_out", sess);
-    CHECK_MESSAGE(first.output.find("resumed=no") != std::string::npos, first.output);
-    const RunResult resumed = s_client(b.port, v, "-sess_in", sess);
-    CHECK_MESSAGE(resumed.output.find("Reused, " + version_name(v)) != std::string::npos,
-                  resumed.output);
-    CHECK_MESSAGE(resumed.output.find("resumed=yes") != std::string::npos, resumed.output);
-    // Another key: a full handshake, and the request is still served.
-    const RunResult full = s_client(c.port, v, "-sess_in", sess);
-    CHECK_MESSAGE(full.output.find("New, " + version_name(v)) != std::string::npos, full.output);
-    CHECK_MESSAGE(full.output.find("resumed=no") != std::string::npos, full.output);
+    check_resumes_across(a, b, c, v, sess);  // c: another key
   }
 }

@@ -24,18 +24,6 @@ SslCtx keyed_server(TlsVersion v, std::vector<TicketKey> keys) {
   return std::move(b).build().value();
 }
 
-// A full handshake with `server`; returns the client's resumable session (TLS 1.3: after
-// reading the tickets), closed cleanly so that it stays resumable.
-SslSession session_from(const SslCtx& client, const SslCtx& server) {
-  Pair p = connect(client, server);
-  if (p.client.version() == TlsVersion::Tls13) read_tickets(p.client);
-  auto s = p.client.get1_session();
-  REQUIRE(s);
-  REQUIRE(s->is_resumable());
-  REQUIRE(p.client.shutdown().has_value());
-  return *s;
-}
-
 // The key name a session's ticket carries (its first 16 bytes).
 std::vector<std::byte> ticket_key_name(const SslSession& s) {
   const unsigned char* tick = nullptr;

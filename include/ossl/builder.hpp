@@ -328,6 +328,22 @@ class OSSL_API SslCtxBuilder {
   }
   ///@}
   ///@{
+  /// Resumes through `store`, shared with other contexts or server processes (see
+  /// SslCtx::set_session_store()): TLS 1.2 session IDs and TLS 1.3 stateful tickets,
+  /// each TLS 1.3 ticket used once. `on_error` hears each failed store call (the
+  /// handshake goes on, in full). Not with ticket_keys(). Default: OpenSSL's cache in
+  /// the context and stateless tickets. (SSL_CTX_sess_set_new_cb,
+  /// SSL_CTX_sess_set_get_cb, SSL_CTX_sess_set_remove_cb, owned by ossl)
+  SslCtxBuilder& session_store(std::shared_ptr<SessionStore> store,
+                               SessionStoreErrorCallback on_error = nullptr) &
+      requires kServer;
+  SslCtxBuilder&& session_store(std::shared_ptr<SessionStore> store,
+                                SessionStoreErrorCallback on_error = nullptr) &&
+      requires kServer {
+    return std::move(session_store(std::move(store), std::move(on_error)));
+  }
+  ///@}
+  ///@{
   /// What to do when a client's ALPN offer shares nothing with ours.
   /// Default: AlpnMismatch::Fail (no_application_protocol alert). (The select
   /// callback's SSL_TLSEXT_ERR_ALERT_FATAL / SSL_TLSEXT_ERR_NOACK)

@@ -11,6 +11,7 @@
 #include <ossl/result.hpp>
 #include <ossl/ocsp.hpp>
 #include <ossl/session_cache.hpp>
+#include <ossl/session_store.hpp>
 #include <ossl/sni.hpp>
 #include <ossl/ticket_keys.hpp>
 #include <ossl/tls.hpp>
@@ -18,6 +19,7 @@
 
 #include <openssl/ssl.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -172,6 +174,14 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   [[nodiscard]] Result<void> set_session_id_context(std::span<const std::byte> context);
   /// Overload of set_session_id_context() for text.
   [[nodiscard]] Result<void> set_session_id_context(std::string_view context);
+  /// Sets how long the sessions this context makes from now on may be resumed (a
+  /// TLS 1.3 ticket's lifetime, and how long a SessionStore keeps a session); at least
+  /// one second, anything else is an error naming it. Sessions made before keep theirs.
+  /// OpenSSL's default is SSL_get_default_timeout() (7200 s in OpenSSL 3).
+  /// (SSL_CTX_set_timeout)
+  [[nodiscard]] Result<void> set_session_timeout(std::chrono::seconds timeout);
+  /// Returns the timeout given to new sessions. (SSL_CTX_get_timeout)
+  [[nodiscard]] std::chrono::seconds session_timeout() const noexcept;
   /// Sets how many TLS 1.3 tickets a server sends after a handshake.
   /// (SSL_CTX_set_num_tickets)
   [[nodiscard]] Result<void> set_num_tickets(std::size_t count);
@@ -187,6 +197,30 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   /// is installed by the first call, which belongs to the configuration phase. An empty
   /// list or two keys with one name is an error. (SSL_CTX_set_tlsext_ticket_key_evp_cb)
   [[nodiscard]] Result<void> set_ticket_keys(std::vector<TicketKey> keys);
+  /// Makes this server context resume through `store`: every session it makes is put
+  /// there, and a session a client offers is looked up there, so that the contexts
+  /// sharing the store (an SNI table's, a reloaded context and the one it replaces,
+  /// server processes sharing a Redis) resume each other's sessions. Tickets are turned
+  /// off (SSL_OP_NO_TICKET): TLS 1.2 resumes by session ID, and TLS 1.3 sends stateful
+  /// tickets (the session ID; each is used once: the lookup takes it out of the store).
+  /// The context's own cache is bypassed (SSL_SESS_CACHE_SERVER |
+  /// SSL_SESS_CACHE_NO_INTERNAL, kept by set_session_cache_mode()). A session resumes
+  /// only under the session id context it was made under (OpenSSL's check; the builder
+  /// sets one), and only until its timeout (SSL_CTX_set_timeout), which also bounds how
+  /// long the store keeps it. A store call that fails costs the client a full handshake,
+  /// never a failed one; `on_error` is called with the reason and the failure is counted
+  /// in session_store_stats(). Replacing the store is safe while handshakes run; the
+  /// callbacks are installed by the first call, which belongs to the configuration phase.
+  /// A null store detaches it (tickets and the context's cache come back). A context
+  /// given ticket keys cannot take a store, nor the reverse: the call says so.
+  /// (SSL_CTX_sess_set_new_cb, SSL_CTX_sess_set_get_cb, SSL_CTX_sess_set_remove_cb, owned
+  /// by ossl)
+  [[nodiscard]] Result<void> set_session_store(std::shared_ptr<SessionStore> store,
+                                               SessionStoreErrorCallback on_error = nullptr);
+  /// Returns the session store this context resumes through, null when none.
+  [[nodiscard]] std::shared_ptr<SessionStore> session_store() const;
+  /// Returns what the context has asked of its session store (zeros when it has none).
+  [[nodiscard]] SessionStoreStats session_store_stats() const;
 
   /// Caps the plaintext in each record this side sends at `bytes` (512 to 16384; the
   /// default is 16384), e.g. to fit records into a small transport MTU. Anything

@@ -17,6 +17,7 @@
 #include <ossl/result.hpp>
 #include <ossl/session.hpp>
 #include <ossl/session_cache.hpp>
+#include <ossl/session_store.hpp>
 #include <ossl/sni.hpp>
 #include <ossl/ticket_keys.hpp>
 #include <ossl/ssl.hpp>

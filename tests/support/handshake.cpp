@@ -216,6 +216,26 @@ void read_tickets(Ssl& client) {
   REQUIRE_MESSAGE(r.error() == SslIoError::Kind::WantRead, r.error().to_string());
 }
 
+SslSession session_from(const SslCtx& client, const SslCtx& server) {
+  Pair p = connect(client, server);
+  if (p.client.version() == TlsVersion::Tls13) read_tickets(p.client);
+  auto s = p.client.get1_session();
+  REQUIRE(s);
+  REQUIRE(s->is_resumable());
+  REQUIRE(p.client.shutdown().has_value());
+  REQUIRE(p.server.shutdown().has_value());
+  return *s;
+}
+
+bool resumes(const SslCtx& client, const SslCtx& server, const SslSession& session) {
+  Pair p = connect(client, server, ConnectOptions{.session = session});
+  const bool reused = p.server.session_reused();
+  CHECK(p.client.session_reused() == reused);
+  REQUIRE(p.client.shutdown().has_value());
+  REQUIRE(p.server.shutdown().has_value());
+  return reused;
+}
+
 // ---- TlsEngine ----
 
 std::size_t Fragmenter::next(std::size_t available) noexcept {

@@ -124,6 +124,14 @@ Connection connect(const Config& config);
 /// tickets) and REQUIREs that no application data was waiting.
 void read_tickets(Ssl& client);
 
+/// A full handshake of `client` with `server`; returns the client's resumable session
+/// (TLS 1.3: after reading the tickets), both sides closed cleanly (close_notify) so
+/// that the session stays resumable on both.
+SslSession session_from(const SslCtx& client, const SslCtx& server);
+/// Connects offering `session`, closes both sides cleanly, and returns whether the
+/// handshake resumed (CHECKing that both sides agree).
+bool resumes(const SslCtx& client, const SslCtx& server, const SslSession& session);
+
 // ---- the same chain for TlsEngine (ossl/engine.hpp): the test moves every byte ----
 
 /// How transfer() cuts the ciphertext between two engines.
