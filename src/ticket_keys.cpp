@@ -155,7 +155,8 @@ bool init_ticket_crypto(const TicketKey& key, unsigned char* iv, EVP_CIPHER_CTX*
 // first key, draws a fresh IV, returns 1 (or 0: no ticket, when there are no keys).
 // Decrypting: finds the key by name; 0 when none has it (OpenSSL then makes a full
 // handshake and a new ticket), 1 for the first key, 2 for an older one (accepted, and
-// a new ticket under the first key is sent). -1 on an OpenSSL failure.
+// a new ticket under the first key is sent) and for any key in TLS 1.3 (whose tickets
+// are single-use). -1 on an OpenSSL failure.
 int ticket_key_callback(SSL* ssl, unsigned char key_name[16], unsigned char* iv,
                         EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int enc) {
   const CtxState* state = find_ctx_state(SSL_get_SSL_CTX(ssl));
@@ -174,7 +175,10 @@ int ticket_key_callback(SSL* ssl, unsigned char key_name[16], unsigned char* iv,
     const TicketKey& key = cfg->keys[i];
     if (CRYPTO_memcmp(key_name, key.name().data(), 16) != 0) continue;
     if (!init_ticket_crypto(key, iv, cipher, mac, false)) return -1;
-    return i == 0 ? 1 : 2;
+    // TLS 1.3: always renew. A TLS 1.3 server sends new tickets after a resumption only
+    // when the ticket is renewed, and clients use each ticket once (RFC 8446 C.4): 1
+    // would leave a client every other connection without a ticket.
+    return i == 0 && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
   }
   return 0;
 }

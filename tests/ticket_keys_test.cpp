@@ -10,6 +10,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -169,4 +170,24 @@ TEST_CASE("set_ticket_keys refuses an empty list and two keys with one name") {
       server_builder().ticket_key_files(std::vector<std::string>{"/nonexistent/k"}).build();
   REQUIRE_FALSE(files.has_value());
   CHECK(files.error().to_string().find("/nonexistent/k") != std::string::npos);
+}
+
+TEST_CASE("every resumption under ticket keys hands the client a new TLS 1.3 ticket") {
+  // TLS 1.3 tickets are used once (the client cache forgets each one it offers), so a
+  // resumption that brought no new ticket would leave the next connection a full
+  // handshake. A TLS 1.2 ticket is reused: no new one is needed.
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    const SslCtx server = keyed_server(v, {TicketKey::generate().value()});
+    auto cache = std::make_shared<ClientSessionCache>();
+    const SslCtx client = client_builder(v).client_session_cache(cache).build().value();
+    for (int i = 0; i < 6; ++i) {
+      CAPTURE(i);
+      Pair p = connect(client, server, ConnectOptions{.port = 443});
+      CHECK(p.server.session_reused() == (i > 0));
+      if (v == TlsVersion::Tls13) read_tickets(p.client);
+      REQUIRE(p.client.shutdown().has_value());
+      REQUIRE(p.server.shutdown().has_value());
+    }
+  }
 }

@@ -191,7 +191,8 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   /// the random key OpenSSL draws per context, so that servers given the same keys
   /// resume each other's sessions. The first key encrypts new tickets; every key
   /// decrypts. A ticket under an older key resumes and is replaced by one under the
-  /// first; a ticket whose key is not in the list gets a full handshake, never a failed
+  /// first (a TLS 1.3 resumption always gets a new ticket: its tickets are used once); a
+  /// ticket whose key is not in the list gets a full handshake, never a failed
   /// one. Replacing the list (rotation: a new key first, the previous ones after it for
   /// as long as their tickets should resume) is safe while handshakes run; the callback
   /// is installed by the first call, which belongs to the configuration phase. An empty
