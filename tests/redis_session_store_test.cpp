@@ -5,6 +5,7 @@
 #include "support/store_log.hpp"
 
 #include <doctest/doctest.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <netinet/in.h>
@@ -96,6 +97,7 @@ TEST_CASE("when Redis is down, handshakes are full, never failed, and say why; t
   // After the first failure, calls fail at once until retry_after has passed.
   CHECK(log.any_contains("; next attempt in "));
   CHECK(server.session_store_stats().failed >= 6);
+  CHECK(ERR_peek_error() == 0);  // Redis's failures never reach OpenSSL's queue
   const std::string why = store->ping().error().to_string();
   CHECK(why.find(down) != std::string::npos);
 
@@ -234,6 +236,7 @@ TEST_CASE("redis URLs: what parses, and errors that say what is wrong") {
     CHECK(text.find("redis URL '" + std::string(c.url) + "'") != std::string::npos);
     CHECK(text.find(c.host_or_error) != std::string::npos);
   }
+  CHECK(ERR_peek_error() == 0);
   CHECK(
       RedisSessionStore(RedisSessionStoreOptions::from_url("redis://[::1]:7").value()).address() ==
       "[::1]:7");

@@ -4,6 +4,7 @@
 #include "support/store_log.hpp"
 
 #include <doctest/doctest.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <chrono>
@@ -144,6 +145,8 @@ TEST_CASE("a failing store costs full handshakes, never a failed connection, and
     broken->answer = SessionStore::Bytes(100, std::byte{0x30});
     CHECK_FALSE(resumes(client, server, s));
     CHECK(log.any_contains("is not a session serialised under that id"));
+    // The store's failures and the refused entry left nothing on this thread's queue.
+    CHECK(ERR_peek_error() == 0);
     // Nor is another id's session.
     const SslSession other = session_from(client, working);
     broken->answer = other.to_der().value();
@@ -244,6 +247,7 @@ TEST_CASE("the session timeout bounds what the store keeps") {
     REQUIRE_FALSE(r);
     CHECK(r.error().to_string().find(std::to_string(bad) + " s") != std::string::npos);
   }
+  CHECK(ERR_peek_error() == 0);
 }
 
 TEST_CASE("MemorySessionStore: get keeps, take removes, the least recently used goes first") {
@@ -290,6 +294,7 @@ TEST_CASE("MemorySessionStore: get keeps, take removes, the least recently used 
     REQUIRE_FALSE(r);
     CHECK(r.error().to_string().find(c.message) != std::string::npos);
   }
+  CHECK(ERR_peek_error() == 0);
   CHECK_FALSE(store.get(bytes(long_id)));
   CHECK(MemorySessionStore(0).max_entries() == 1);
 }
