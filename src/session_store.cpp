@@ -42,6 +42,19 @@ SessionStore::~SessionStore() = default;
 
 // ---- MemorySessionStore ----
 
+namespace {
+
+Result<void> check_id(std::span<const std::byte> id, const char* what) {
+  if (id.empty() || id.size() > SSL_MAX_SSL_SESSION_ID_LENGTH) {
+    return ErrorStack::message(std::string(what) + ": a session id is 1 to " +
+                               std::to_string(SSL_MAX_SSL_SESSION_ID_LENGTH) + " bytes, got " +
+                               std::to_string(id.size()));
+  }
+  return {};
+}
+
+}  // namespace
+
 struct MemorySessionStore::Impl {
   using Clock = std::chrono::steady_clock;
   struct Entry {
@@ -70,20 +83,28 @@ struct MemorySessionStore::Impl {
     }
     return found->second;
   }
-};
 
-namespace {
-
-Result<void> check_id(std::span<const std::byte> id, const char* what) {
-  if (id.empty() || id.size() > SSL_MAX_SSL_SESSION_ID_LENGTH) {
-    return ErrorStack::message(std::string(what) + ": a session id is 1 to " +
-                               std::to_string(SSL_MAX_SSL_SESSION_ID_LENGTH) + " bytes, got " +
-                               std::to_string(id.size()));
+  // get() (the entry becomes the most recently used) or take() (the entry goes).
+  Result<std::optional<Bytes>> lookup(std::span<const std::byte> id, bool remove,
+                                      const char* what) {
+    if (auto r = check_id(id, what); !r) return std::move(r).error();
+    const std::lock_guard lock(mutex);
+    const auto it = find(id);
+    if (it == entries.end()) {
+      ++stats.missed;
+      return std::optional<Bytes>();
+    }
+    ++stats.found;
+    if (!remove) {
+      entries.splice(entries.begin(), entries, it);
+      return std::optional<Bytes>(it->session);
+    }
+    std::optional<Bytes> out(std::move(it->session));
+    index.erase(it->id);
+    entries.erase(it);
+    return out;
   }
-  return {};
-}
-
-}  // namespace
+};
 
 MemorySessionStore::MemorySessionStore(std::size_t max_entries)
     : max_entries_(std::max<std::size_t>(max_entries, 1)), impl_(std::make_unique<Impl>()) {}
@@ -120,31 +141,11 @@ Result<void> MemorySessionStore::put(std::span<const std::byte> id,
 }
 
 Result<std::optional<SessionStore::Bytes>> MemorySessionStore::get(std::span<const std::byte> id) {
-  if (auto r = check_id(id, "MemorySessionStore::get"); !r) return std::move(r).error();
-  const std::lock_guard lock(impl_->mutex);
-  const auto it = impl_->find(id);
-  if (it == impl_->entries.end()) {
-    ++impl_->stats.missed;
-    return std::optional<Bytes>();
-  }
-  impl_->entries.splice(impl_->entries.begin(), impl_->entries, it);
-  ++impl_->stats.found;
-  return std::optional<Bytes>(it->session);
+  return impl_->lookup(id, false, "MemorySessionStore::get");
 }
 
 Result<std::optional<SessionStore::Bytes>> MemorySessionStore::take(std::span<const std::byte> id) {
-  if (auto r = check_id(id, "MemorySessionStore::take"); !r) return std::move(r).error();
-  const std::lock_guard lock(impl_->mutex);
-  const auto it = impl_->find(id);
-  if (it == impl_->entries.end()) {
-    ++impl_->stats.missed;
-    return std::optional<Bytes>();
-  }
-  std::optional<Bytes> out(std::move(it->session));
-  impl_->index.erase(it->id);
-  impl_->entries.erase(it);
-  ++impl_->stats.found;
-  return out;
+  return impl_->lookup(id, true, "MemorySessionStore::take");
 }
 
 Result<void> MemorySessionStore::remove(std::span<const std::byte> id) {

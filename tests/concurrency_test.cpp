@@ -67,6 +67,26 @@ bool one_connection(const SharedContexts& ctx, const SslSession* resume, SslSess
   return pair.client.shutdown().has_value() && pair.server.shutdown().has_value();
 }
 
+// One connection from `client` (new_ssl_for_host: its session cache offers a session)
+// to `server`, TLS 1.3 tickets read into the cache, closed cleanly on both sides.
+// Returns 0 on failure, 1 for a full handshake, 2 for a resumed one. No doctest
+// assertion here: results are counted and checked by the main thread.
+int cached_connection(const SslCtx& client_ctx, const SslCtx& server_ctx, std::uint16_t port) {
+  auto client = client_ctx.new_ssl_for_host("localhost", port);
+  auto server = server_ctx.new_ssl();
+  auto bios = Bio::new_bio_pair();
+  if (!client || !server || !bios) return 0;
+  client->set_bio_duplex(std::move(bios->first));
+  server->set_bio_duplex(std::move(bios->second));
+  server->set_accept_state();
+  Pair pair{std::move(*client), std::move(*server)};
+  if (!complete_handshake(pair).ok) return 0;
+  std::byte byte[1];
+  (void)pair.client.read(byte);  // TLS 1.3 tickets: into the cache
+  if (!pair.client.shutdown().has_value() || !pair.server.shutdown().has_value()) return 0;
+  return pair.client.session_reused() ? 2 : 1;
+}
+
 }  // namespace
 
 TEST_CASE("threads share one client and one server context, and pass sessions to each other") {
@@ -120,21 +140,8 @@ TEST_CASE("threads share one client session cache: it fills, hands out and evict
     // Room for three peers among four ports: eviction races with lookups and stores.
     auto cache = std::make_shared<ClientSessionCache>(3, 2);
     REQUIRE(ctx.client.set_client_session_cache(cache).has_value());
-    // One connection to `port`, cleanly closed; returns 0 on failure, 1 full, 2 resumed.
     auto visit = [&](std::uint16_t port) {
-      auto client = ctx.client.new_ssl_for_host("localhost", port);  // offers a session
-      auto server = ctx.server.new_ssl();
-      auto bios = Bio::new_bio_pair();
-      if (!client || !server || !bios) return 0;
-      client->set_bio_duplex(std::move(bios->first));
-      server->set_bio_duplex(std::move(bios->second));
-      server->set_accept_state();
-      Pair pair{std::move(*client), std::move(*server)};
-      if (!complete_handshake(pair).ok) return 0;
-      std::byte b[1];
-      (void)pair.client.read(b);  // TLS 1.3 tickets: into the cache
-      if (!pair.client.shutdown().has_value()) return 0;
-      return pair.client.session_reused() ? 2 : 1;
+      return cached_connection(ctx.client, ctx.server, port);
     };
     std::atomic<int> ok{0}, failed{0}, resumed{0};
     std::vector<std::thread> threads;
@@ -180,23 +187,7 @@ TEST_CASE("threads resume through one session store shared by two servers, repla
     REQUIRE(a.server.set_session_store(store).has_value());
     REQUIRE(b.server.set_session_store(store).has_value());
     REQUIRE(a.client.set_client_session_cache(std::make_shared<ClientSessionCache>()).has_value());
-    // One connection from a's client to `server`, cleanly closed on both sides; returns
-    // 0 on failure, 1 full, 2 resumed.
-    auto visit = [&](const SslCtx& server_ctx) {
-      auto client = a.client.new_ssl_for_host("localhost", 443);  // offers a session
-      auto server = server_ctx.new_ssl();
-      auto bios = Bio::new_bio_pair();
-      if (!client || !server || !bios) return 0;
-      client->set_bio_duplex(std::move(bios->first));
-      server->set_bio_duplex(std::move(bios->second));
-      server->set_accept_state();
-      Pair pair{std::move(*client), std::move(*server)};
-      if (!complete_handshake(pair).ok) return 0;
-      std::byte byte[1];
-      (void)pair.client.read(byte);  // TLS 1.3 tickets: into the client's cache
-      if (!pair.client.shutdown().has_value() || !pair.server.shutdown().has_value()) return 0;
-      return pair.server.session_reused() ? 2 : 1;
-    };
+    auto visit = [&](const SslCtx& server) { return cached_connection(a.client, server, 443); };
     std::atomic<int> ok{0}, failed{0}, resumed{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
