@@ -5,14 +5,70 @@
 #include "verify_policy.hpp"
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include <algorithm>
+#include <array>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace ossl {
 
 namespace {
+
+// The session id context a server builder sets when none was given: "ossl" for a server
+// that does not verify clients; for one that does, a SHA-256 over the verification mode
+// (request or require) and the sorted SHA-256 fingerprints of the certificates the
+// context trusts for clients. OpenSSL resumes a session only under the context it was
+// made under and checks nothing else, so servers sharing a session store (or ticket
+// keys) that verify clients differently would otherwise resume each other's sessions:
+// a session made where no certificate was asked for would let a client into a server
+// that requires one. Servers configured alike (the same CAs in any order, from any
+// process) derive the same context. (X509_STORE_get1_objects, X509_digest, EVP_Digest,
+// SSL_CTX_set_session_id_context)
+Result<void> set_default_session_id_context(SslCtx& ctx, unsigned char verify_mode) {
+  if (verify_mode == 0) return ctx.set_session_id_context("ossl");
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx.native_handle());  // get0: the context's
+#if OPENSSL_VERSION_NUMBER >= 0x30300000L
+  // get1: a snapshot of the objects, each up-referenced, taken under the store's lock.
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get1_objects(store);
+  if (objects == nullptr) return detail::failure("X509_STORE_get1_objects");
+  struct Free {
+    void operator()(STACK_OF(X509_OBJECT) * s) const {
+      sk_X509_OBJECT_pop_free(s, X509_OBJECT_free);
+    }
+  };
+  const std::unique_ptr<STACK_OF(X509_OBJECT), Free> owned(objects);
+#else
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
+#endif
+  std::vector<std::array<unsigned char, 32>> prints;
+  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+    ::X509* cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
+    if (cert == nullptr) continue;  // a CRL
+    std::array<unsigned char, 32>& print = prints.emplace_back();
+    unsigned int len = 0;
+    if (X509_digest(cert, EVP_sha256(), print.data(), &len) != 1 || len != print.size()) {
+      return detail::failure("X509_digest");
+    }
+  }
+  std::sort(prints.begin(), prints.end());
+  constexpr std::string_view kLabel = "ossl session id context v1: client verification";
+  std::vector<unsigned char> input(kLabel.begin(), kLabel.end());
+  input.push_back(verify_mode);
+  for (const auto& print : prints)
+    input.insert(input.end(), print.begin(), print.end());
+  std::array<std::byte, 32> digest{};
+  unsigned int len = 0;
+  if (EVP_Digest(input.data(), input.size(), reinterpret_cast<unsigned char*>(digest.data()), &len,
+                 EVP_sha256(), nullptr) != 1) {
+    return detail::failure("EVP_Digest");
+  }
+  return ctx.set_session_id_context(digest);
+}
 
 template <Role R>
 constexpr const char* role_name() {
@@ -275,7 +331,8 @@ Result<SslCtx> SslCtxBuilder<R>::build() & {
                             : SslVerifyMode::PEER);
       }
       if (!sid_ctx_set_) {
-        if (auto r = ctx_.set_session_id_context("ossl"); !r) return r;
+        const unsigned char mode = verify_client_ ? (require_client_cert_ ? 2 : 1) : 0;
+        if (auto r = set_default_session_id_context(ctx_, mode); !r) return r;
       }
       for (const auto& der : ocsp_responses_) {
         if (auto r = ctx_.set_ocsp_response(der); !r) return r;

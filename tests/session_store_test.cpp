@@ -121,6 +121,87 @@ TEST_CASE("sessions resume only under the session id context they were made unde
   }
 }
 
+TEST_CASE("the default session id context keeps servers that verify clients differently apart") {
+  // Servers sharing one store that differ only in how they verify clients. Before the
+  // builder bound its default context to client verification, every server's was
+  // "ossl": a session made where no certificate was asked for resumed on a server that
+  // requires one, letting in a client that never showed a certificate.
+  const testing::TestCa& root = pki().root;
+  const testing::TestCa other = testing::TestCa::create_root("ossl test other root").value();
+  enum class Ask { None, Request, Require };
+  struct Side {
+    Ask ask;
+    std::vector<const ossl::X509*> cas;  // trusted for clients, in this order
+  };
+  struct Case {
+    const char* name;
+    Side a, b;
+    bool resumes;
+    bool client_cert = true;  // the client has a certificate (signed under the root)
+  };
+  const Case cases[] = {
+      {"A asks nothing, B requires a certificate",
+       {Ask::None, {}},
+       {Ask::Require, {&root.cert()}},
+       false,
+       false},
+      {"A requests, B requires",
+       {Ask::Request, {&root.cert()}},
+       {Ask::Require, {&root.cert()}},
+       false},
+      {"A and B require, trusting different CAs",
+       {Ask::Require, {&root.cert()}},
+       {Ask::Require, {&other.cert(), &root.cert()}},
+       false},
+      {"A and B require, trusting the same CAs in another order",
+       {Ask::Require, {&root.cert(), &other.cert()}},
+       {Ask::Require, {&other.cert(), &root.cert()}},
+       true},
+      {"neither asks", {Ask::None, {}}, {Ask::None, {}}, true},
+  };
+  auto make_server = [](TlsVersion v, const Side& side, std::shared_ptr<SessionStore> store) {
+    auto b = server_builder(v);
+    for (const ossl::X509* ca : side.cas)
+      b.client_ca_cert(*ca);
+    if (side.ask != Ask::None) b.verify_client(side.ask == Ask::Require);
+    b.session_store(std::move(store));
+    return std::move(b).build().value();
+  };
+  for (TlsVersion v : kVersions) {
+    for (const Case& c : cases) {
+      CAPTURE(to_string(v));
+      CAPTURE(c.name);
+      auto store = std::make_shared<MemorySessionStore>();
+      const SslCtx a = make_server(v, c.a, store);
+      const SslCtx b = make_server(v, c.b, store);
+      auto cb = client_builder(v);
+      if (c.client_cert) {
+        cb.client_cert(pki().client.cert).client_key(pki().client.key);
+        for (const ossl::X509& x : pki().client.chain)
+          cb.client_chain_cert(x);
+      }
+      const SslCtx client = std::move(cb).build().value();
+      const SslSession s = session_from(client, a);
+      Attempt at = attempt(client, b, ConnectOptions{.session = s});
+      // The session reached B: a refusal below is OpenSSL's context check, not a miss.
+      CHECK(b.session_store_stats().found == 1);
+      if (c.resumes) {
+        REQUIRE_MESSAGE(at.outcome.ok, at.outcome.describe());
+        CHECK(at.pair.server.session_reused());
+      } else if (c.client_cert) {
+        // A full handshake in which B verified the client's certificate itself.
+        REQUIRE_MESSAGE(at.outcome.ok, at.outcome.describe());
+        CHECK_FALSE(at.pair.server.session_reused());
+        CHECK(at.pair.server.peer_certificate().has_value());
+      } else {
+        // A full handshake B refuses: the client has no certificate to show.
+        CHECK_FALSE(at.outcome.ok);
+        CHECK(at.outcome.describe().find("did not return a certificate") != std::string::npos);
+      }
+    }
+  }
+}
+
 TEST_CASE("a failing store costs full handshakes, never a failed connection, and says why") {
   for (TlsVersion v : kVersions) {
     CAPTURE(to_string(v));

@@ -295,8 +295,13 @@ class OSSL_API SslCtxBuilder {
   }
   ///@}
   ///@{
-  /// Session id context (at most 32 bytes). Default: "ossl".
-  /// (SSL_CTX_set_session_id_context)
+  /// Session id context (at most 32 bytes): a session resumes only on a server with the
+  /// same context. Default: "ossl" for a server that does not verify clients; for one
+  /// that does, a digest of the verification mode (request or require) and of the
+  /// certificates trusted for clients, so that servers sharing sessions (a session
+  /// store, ticket keys) but verifying clients differently never resume each other's
+  /// sessions, while servers configured alike do. A context given here replaces that
+  /// binding: give such servers different ones. (SSL_CTX_set_session_id_context)
   SslCtxBuilder& session_id_context(std::string_view context) & requires kServer;
   SslCtxBuilder&& session_id_context(std::string_view context) && requires kServer {
     return std::move(session_id_context(context));
