@@ -18,6 +18,8 @@
 // Each connection ends as s_server ends its: close_notify, then a lingering close. Without
 // --cert it generates a CA and a localhost certificate and prints "CA certificate: PATH".
 // Prints "listening on HOST:PORT" once ready (port 0 picks one); stops on SIGINT/SIGTERM.
+// SIGHUP reloads the files as tls_server does (on the loop's thread, between events):
+// new connections get the new context, open ones keep theirs.
 #include "server_common.hpp"
 
 #include <ossl/asio.hpp>
@@ -38,6 +40,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -55,7 +58,7 @@ constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxHead = 16384;
 
 struct Server {
-  ossl::SslCtx ctx;
+  ossl::ReloadableCtx& ctx;
   std::chrono::seconds timeout;
   long max_connections;
   long active = 0;
@@ -216,12 +219,12 @@ awaitable<void> accept_loop(Server& srv, tcp::acceptor& acceptor) {
 int main(int argc, char** argv) {
   Options o = parse(argc, argv);
   if (o.max_connections == 0) o.max_connections = 10000;
-  const auto id = load_identity(o);
+  Served served;
+  ossl::ReloadableCtx ctx(startup_context(o, served));
   std::signal(SIGPIPE, SIG_IGN);
 
   asio::io_context io(1);
-  Server srv{make_context(o, id), std::chrono::seconds(o.timeout_s), o.max_connections, 0,
-             asio::steady_timer(io)};
+  Server srv{ctx, std::chrono::seconds(o.timeout_s), o.max_connections, 0, asio::steady_timer(io)};
   std::error_code ec;
   const auto address = asio::ip::make_address(o.host, ec);
   if (ec) usage("bad --host " + o.host + ": " + ec.message());
@@ -242,6 +245,13 @@ int main(int argc, char** argv) {
     acceptor.close(ignored);
     io.stop();
   });
+  asio::signal_set hangups(io, SIGHUP);
+  std::function<void(std::error_code, int)> on_hangup = [&](std::error_code error, int) {
+    if (error) return;  // the set was cancelled: shutting down
+    reload(o, served, ctx);
+    hangups.async_wait(on_hangup);
+  };
+  hangups.async_wait(on_hangup);
   asio::co_spawn(io, accept_loop(srv, acceptor), asio::detached);
   io.run();
   std::fprintf(stderr, "async_server: shut down cleanly\n");

@@ -1,7 +1,8 @@
 // Shared by the example servers (tls_server, async_server): their command line, their
 // certificate (from files, or a generated CA whose path they print as "CA certificate:
 // PATH"), their context, and what they answer. Each defines g_program (its name, for
-// messages) before including this file.
+// messages) before including this file. Loading the files throws LoadError, so that a
+// reload can keep the running context when a file is bad; at startup it is fatal.
 #pragma once
 
 #include <ossl/ossl.hpp>
@@ -15,11 +16,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,9 +45,14 @@ extern const char* const g_program;
        "[--max-connections N]");
 }
 
+// A file that does not load: fatal at startup, reported (the old context kept) on reload.
+struct LoadError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read " + path);
+  if (!in) throw LoadError("cannot read " + path);
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
@@ -128,22 +136,34 @@ inline Options parse(int argc, char** argv) {
   return o;
 }
 
-// Certificates from files, or a generated CA + localhost certificate.
-inline ossl::testing::Identity load_identity(const Options& o) {
-  if (!o.cert.empty()) {
+// The certificate and key: from the files of --cert/--key/--chain, read again on each
+// reload; without --cert, `generated` (made once at startup).
+inline ossl::testing::Identity load_identity(
+    const Options& o, const std::optional<ossl::testing::Identity>& generated) {
+  if (o.cert.empty()) {
+    if (!generated) throw LoadError("no certificate: give --cert and --key");
+    return *generated;
+  }
+  {
     auto certs = ossl::X509::stack_from_pem(read_file(o.cert));
-    if (!certs) fail("--cert " + o.cert + ": " + certs.error().to_string());
+    if (!certs) throw LoadError("--cert " + o.cert + ": " + certs.error().to_string());
     auto key = ossl::Pkey<ossl::Private>::from_pem(read_file(o.key));
-    if (!key) fail("--key " + o.key + ": " + key.error().to_string());
+    if (!key) throw LoadError("--key " + o.key + ": " + key.error().to_string());
     ossl::testing::Identity id{(*certs)[0], std::move(*key), {}};
     id.chain.assign(certs->begin() + 1, certs->end());  // a PEM file may carry the chain too
     if (!o.chain.empty()) {
       auto chain = ossl::X509::stack_from_pem(read_file(o.chain));
-      if (!chain) fail("--chain " + o.chain + ": " + chain.error().to_string());
+      if (!chain) throw LoadError("--chain " + o.chain + ": " + chain.error().to_string());
       id.chain.insert(id.chain.end(), chain->begin(), chain->end());
     }
     return id;
   }
+}
+
+// Without --cert: a generated CA and a certificate for localhost/127.0.0.1/::1 under it;
+// the CA's path is printed as "CA certificate: PATH".
+inline std::optional<ossl::testing::Identity> generate_identity(const Options& o) {
+  if (!o.cert.empty()) return std::nullopt;
   auto root = ossl::testing::TestCa::create_root(std::string(g_program) + " test CA");
   if (!root) fail(root.error().to_string());
   ossl::testing::LeafSpec spec;
@@ -215,7 +235,10 @@ inline std::shared_ptr<ossl::SessionStore> open_session_store(const std::string&
 #endif
 }
 
-inline ossl::SslCtx make_context(const Options& o, const ossl::testing::Identity& id) {
+// The server's context from the options' files, with `store` (null: none) for
+// --session-store, opened once for every context the server makes.
+inline ossl::SslCtx make_context(const Options& o, const ossl::testing::Identity& id,
+                                 std::shared_ptr<ossl::SessionStore> store) {
   auto b = ossl::SslCtxBuilder<ossl::Server>::create().certificate(id.cert).private_key(id.key);
   for (const auto& c : id.chain)
     b.add_chain_cert(c);
@@ -233,28 +256,91 @@ inline ossl::SslCtx make_context(const Options& o, const ossl::testing::Identity
   if (!o.client_ca.empty()) b.client_ca_file(o.client_ca).verify_client(true);
   for (const SniOption& s : o.sni) {
     auto certs = ossl::X509::stack_from_pem(read_file(s.cert));
-    if (!certs) fail("--sni " + s.cert + ": " + certs.error().to_string());
+    if (!certs) throw LoadError("--sni " + s.cert + ": " + certs.error().to_string());
     auto key = ossl::Pkey<ossl::Private>::from_pem(read_file(s.key));
-    if (!key) fail("--sni " + s.key + ": " + key.error().to_string());
+    if (!key) throw LoadError("--sni " + s.key + ": " + key.error().to_string());
     const std::vector<ossl::X509> chain(certs->begin() + 1, certs->end());
     b.sni_certificate(s.name, (*certs)[0], *key, chain);
   }
   for (const std::string& file : o.ocsp)
     b.ocsp_response_file(file);
   if (!o.ticket_keys.empty()) b.ticket_key_files(o.ticket_keys);
-  if (!o.session_store.empty()) {
-    b.session_store(open_session_store(o.session_store), store_error_printer());
-  }
+  if (store) b.session_store(std::move(store), store_error_printer());
   auto ctx = std::move(b).build();
-  if (!ctx) fail(ctx.error().to_string());
-  if (!o.ticket_keys.empty()) {
-    // What was loaded, for the operator (the key names are not secret).
-    auto first = ossl::TicketKey::load_file(o.ticket_keys.front());
-    std::fprintf(stderr, "%s: %zu ticket key(s); new tickets under %s (%s)\n", g_program,
-                 o.ticket_keys.size(), first ? first->name_hex().c_str() : "?",
-                 o.ticket_keys.front().c_str());
-  }
+  if (!ctx) throw LoadError(ctx.error().to_string());
   return std::move(*ctx);
+}
+
+// What a context was made of, for the operator: "certificate CN=localhost serial 1F..
+// until 2026-12-24; SNI api.example (CN=api.example); 1 OCSP staple; 2 ticket keys, new
+// tickets under 0A1B..". Key names are not secret.
+inline std::string describe_loaded(const Options& o, const ossl::testing::Identity& id) {
+  auto until = [](const ossl::X509& cert) {
+    auto t = cert.not_after();
+    if (!t) return std::string("?");
+    const std::time_t tt = ossl::X509::Clock::to_time_t(*t);
+    std::tm tm{};
+    ::gmtime_r(&tt, &tm);
+    char out[32];
+    std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%SZ", &tm);
+    return std::string(out);
+  };
+  std::string d = "certificate " + id.cert.subject_name().value_or("?") + " serial " +
+                  id.cert.serial_hex().value_or("?") + " until " + until(id.cert);
+  for (const SniOption& s : o.sni)
+    d += "; SNI " + s.name + " (" + s.cert + ")";
+  if (!o.ocsp.empty()) d += "; " + std::to_string(o.ocsp.size()) + " OCSP staple(s)";
+  if (!o.client_ca.empty()) d += "; client CAs from " + o.client_ca;
+  if (!o.ticket_keys.empty()) {
+    auto first = ossl::TicketKey::load_file(o.ticket_keys.front());
+    d += "; " + std::to_string(o.ticket_keys.size()) + " ticket key(s), new tickets under " +
+         (first ? first->name_hex() : std::string("?")) + " (" + o.ticket_keys.front() + ")";
+  }
+  return d;
+}
+
+// Everything the server serves with: read from the options' files (throws LoadError).
+struct Served {
+  std::optional<ossl::testing::Identity> generated;  // without --cert, made at startup
+  std::shared_ptr<ossl::SessionStore> store;         // --session-store, opened at startup
+};
+
+inline ossl::SslCtx load_context(const Options& o, const Served& served, std::string& what) {
+  const ossl::testing::Identity id = load_identity(o, served.generated);
+  ossl::SslCtx ctx = make_context(o, id, served.store);
+  what = describe_loaded(o, id);
+  return ctx;
+}
+
+// The context at startup: a file that does not load is fatal here.
+inline ossl::SslCtx startup_context(const Options& o, Served& served) {
+  served.generated = generate_identity(o);
+  if (!o.session_store.empty()) served.store = open_session_store(o.session_store);
+  try {
+    std::string what;
+    ossl::SslCtx ctx = load_context(o, served, what);
+    std::fprintf(stderr, "%s: serving %s\n", g_program, what.c_str());
+    return ctx;
+  } catch (const LoadError& e) {
+    fail(e.what());
+  }
+}
+
+// SIGHUP: reads the files again and replaces the context new connections come from;
+// connections in flight keep theirs. A file that does not load leaves the running
+// context in place and says why. Prints what it loaded either way.
+inline void reload(const Options& o, const Served& served, ossl::ReloadableCtx& ctx) {
+  try {
+    std::string what;
+    ossl::SslCtx next = load_context(o, served, what);
+    auto generation = ctx.replace(std::move(next));
+    if (!generation) throw LoadError(generation.error().to_string());
+    std::fprintf(stderr, "%s: reloaded (generation %llu): serving %s\n", g_program,
+                 static_cast<unsigned long long>(*generation), what.c_str());
+  } catch (const LoadError& e) {
+    std::fprintf(stderr, "%s: reload failed, still serving generation %llu: %s\n", g_program,
+                 static_cast<unsigned long long>(ctx.generation()), e.what());
+  }
 }
 
 // Where the request head ends: after an empty line, whose line ends may be CRLF or a bare

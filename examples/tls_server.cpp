@@ -18,7 +18,10 @@
 // "listening on HOST:PORT" once ready (port 0 picks a free port). --client-ca requires client
 // certificates. --ticket-keys shares session ticket keys with other servers (the first
 // file's key encrypts); --session-store shares sessions through Redis instead (TLS 1.2
-// session IDs, TLS 1.3 stateful tickets; needs a build with hiredis).
+// session IDs, TLS 1.3 stateful tickets; needs a build with hiredis). SIGHUP reloads: the
+// certificate, key, chain, SNI, OCSP, client CA and ticket key files are read again and
+// new connections get the new context (ossl::ReloadableCtx), while connections in flight
+// finish with the old one; it prints what it loaded, or why it kept the old context.
 #include "net.hpp"
 #include "server_common.hpp"
 
@@ -34,6 +37,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -46,14 +50,14 @@ using namespace server_common;
 
 int g_signal_pipe[2] = {-1, -1};
 
-void on_signal(int) {
-  const char c = 's';
+void on_signal(int signal) {
+  const char c = signal == SIGHUP ? 'h' : 's';
   [[maybe_unused]] auto n = ::write(g_signal_pipe[1], &c, 1);  // async-signal-safe
 }
 
 // One connection: handshake, read the request head, answer, close_notify. The whole of it
 // shares one deadline, so a client trickling a byte at a time cannot hold it longer.
-void answer(const ossl::SslCtx& ctx, int fd, ossl::io::Timeout timeout) {
+void answer(const ossl::ReloadableCtx& ctx, int fd, ossl::io::Timeout timeout) {
   const auto deadline = ossl::io::Clock::now() + timeout;
   auto left = [&] {
     return std::max(ossl::io::Timeout::zero(), std::chrono::duration_cast<ossl::io::Timeout>(
@@ -85,7 +89,7 @@ void answer(const ossl::SslCtx& ctx, int fd, ossl::io::Timeout timeout) {
   std::fprintf(stderr, "tls_server: %s", body.c_str());
 }
 
-void serve(const ossl::SslCtx& ctx, net::Fd fd, ossl::io::Timeout timeout) {
+void serve(const ossl::ReloadableCtx& ctx, net::Fd fd, ossl::io::Timeout timeout) {
   answer(ctx, fd.get(), timeout);
   // Not a plain close: the client may still be sending (a request body we did not read),
   // and closing with unread data makes the kernel reset the connection, response and all.
@@ -97,14 +101,16 @@ void serve(const ossl::SslCtx& ctx, net::Fd fd, ossl::io::Timeout timeout) {
 int main(int argc, char** argv) {
   Options o = parse(argc, argv);
   if (o.max_connections == 0) o.max_connections = 256;
-  const auto id = load_identity(o);
-  const ossl::SslCtx ctx = make_context(o, id);  // shared by every connection thread
+  Served served;
+  // Shared by every connection thread; SIGHUP replaces what it holds.
+  ossl::ReloadableCtx ctx(startup_context(o, served));
 
   if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) fail("pipe");
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGHUP, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
   std::string error;
@@ -124,7 +130,13 @@ int main(int argc, char** argv) {
     const bool at_cap = workers.size() >= static_cast<std::size_t>(o.max_connections);
     pollfd fds[2] = {{g_signal_pipe[0], POLLIN, 0}, {listener.fd.get(), POLLIN, 0}};
     if (::poll(fds, at_cap ? 1 : 2, at_cap ? 50 : 1000) < 0 && errno != EINTR) fail("poll failed");
-    if ((fds[0].revents & POLLIN) != 0) break;  // SIGINT/SIGTERM
+    if ((fds[0].revents & POLLIN) != 0) {
+      char signals[16];
+      const ssize_t n = std::max<ssize_t>(::read(g_signal_pipe[0], signals, sizeof signals), 0);
+      const std::string_view got(signals, static_cast<std::size_t>(n));
+      if (got.find('s') != std::string_view::npos) break;                   // SIGINT/SIGTERM
+      if (got.find('h') != std::string_view::npos) reload(o, served, ctx);  // SIGHUP
+    }
     if (!at_cap && (fds[1].revents & POLLIN) != 0) {
       net::Fd client(::accept4(listener.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
       if (client) {

@@ -15,8 +15,14 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <csignal>
+#include <cstdio>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -561,6 +567,110 @@ TEST_CASE("the example servers answer a request head that ends in bare LF") {
     auto n = io::read_to_end(c.ssl, reply, 10s);
     REQUIRE_MESSAGE(n.has_value(), n.error().to_string());
     CHECK_MESSAGE(reply.rfind("HTTP/1.1 200 OK\r\n", 0) == 0, reply);
+  }
+}
+
+TEST_CASE("the example servers reload their certificate on SIGHUP under a loop of connections") {
+  // Clients connect in a loop while the certificate files are replaced and the server is
+  // sent SIGHUP, five times, then once with a broken key. No connection may fail; each
+  // sees one of the certificates; the first after each reload sees the new one.
+  for (const std::string& name : example_servers()) {
+    CAPTURE(name);
+    TempDir dir;
+    const std::string cert = dir.path("cert.pem"), key = dir.path("key.pem");
+    std::vector<std::string> serials;
+    auto renew = [&] {  // new files, each renamed into place whole
+      testing::LeafSpec spec;
+      spec.dns_names = {"localhost"};
+      const testing::Identity id = pki().intermediate.issue(spec).value();
+      REQUIRE(id.write_pem(cert + ".new", key + ".new").has_value());
+      REQUIRE(std::rename((key + ".new").c_str(), key.c_str()) == 0);
+      REQUIRE(std::rename((cert + ".new").c_str(), cert.c_str()) == 0);
+      serials.push_back(id.cert.serial_hex().value());
+    };
+    renew();
+    OsslServer server = example_server(name, {"--cert", cert, "--key", key});
+    const SslCtx client = ossl_client(TlsVersion::Tls13, pki().root.cert());
+    // One GET; the serial of the certificate it was served with, or why it failed.
+    auto get = [&]() -> std::pair<std::string, std::string> {
+      std::string error;
+      net::Fd fd = net::connect_to("127.0.0.1", server.port, 5s, error);
+      if (!fd) return {"", "connect: " + error};
+      if (!io::set_nonblocking(fd.get())) return {"", "set_nonblocking"};
+      auto ssl = client.new_ssl_for_host("localhost");
+      if (!ssl || !ssl->set_fd(fd.get())) return {"", "new_ssl"};
+      if (auto hs = io::handshake(*ssl, 10s); !hs)
+        return {"", "handshake: " + hs.error().to_string()};
+      if (auto w = io::write_all(*ssl, kGet, 10s); !w)
+        return {"", "write: " + w.error().to_string()};
+      std::string reply;
+      if (auto r = io::read_to_end(*ssl, reply, 10s); !r)
+        return {"", "read: " + r.error().to_string()};
+      if (reply.find("version=") == std::string::npos) return {"", "reply: " + reply};
+      auto peer = ssl->peer_certificate();
+      return {peer ? peer->serial_hex().value_or("?") : "none", ""};
+    };
+    std::mutex mutex;
+    std::map<std::string, int> seen;
+    std::vector<std::string> failures;
+    std::atomic<int> done{0};
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> loop;
+    for (int t = 0; t < 3; ++t) {
+      loop.emplace_back([&] {
+        while (!stop) {
+          auto [serial, error] = get();
+          const std::lock_guard lock(mutex);
+          if (error.empty()) {
+            ++seen[serial];
+          } else {
+            failures.push_back(error);
+          }
+          ++done;
+        }
+      });
+    }
+    auto let_some_through = [&] {
+      const int before = done;
+      const auto deadline = std::chrono::steady_clock::now() + 20s;
+      while (done < before + 6 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(5ms);
+    };
+    for (int generation = 2; generation <= 6; ++generation) {
+      let_some_through();
+      renew();
+      REQUIRE(::kill(server.process->pid(), SIGHUP) == 0);
+      REQUIRE_MESSAGE(
+          server.process->wait_for_output(
+              "reloaded (generation " + std::to_string(generation) + "): serving", kStart),
+          server.process->output());
+      // A connection made now gets the new certificate.
+      auto [serial, error] = get();
+      CHECK_MESSAGE(error.empty(), error);
+      CHECK(serial == serials.back());
+    }
+    // A broken key: the reload is refused and the running certificate stays.
+    std::ofstream(key) << "not a key\n";
+    REQUIRE(::kill(server.process->pid(), SIGHUP) == 0);
+    CHECK_MESSAGE(server.process->wait_for_output(
+                      "reload failed, still serving generation 6: --key " + key, kStart),
+                  server.process->output());
+    let_some_through();
+    stop = true;
+    for (auto& t : loop)
+      t.join();
+    auto [serial, error] = get();
+    CHECK_MESSAGE(error.empty(), error);
+    CHECK(serial == serials.back());
+    const std::lock_guard lock(mutex);
+    CHECK(failures.empty());
+    if (!failures.empty()) MESSAGE(failures.front());
+    CHECK(done >= 36);
+    for (const auto& [s, n] : seen) {
+      CAPTURE(s);
+      CHECK(std::find(serials.begin(), serials.end(), s) != serials.end());
+    }
+    CHECK(seen.size() >= 5);  // the loop saw (nearly) every generation
   }
 }
 
@@ -1274,7 +1384,7 @@ TEST_CASE("example servers sharing a ticket key file resume each other's session
   OsslServer b = example_server(second, {"--ticket-keys", shared});
   OsslServer c = example_server("tls_server", {"--ticket-keys", other});
   CHECK_MESSAGE(
-      a.process->output().find("1 ticket key(s); new tickets under ") != std::string::npos,
+      a.process->output().find("; 1 ticket key(s), new tickets under ") != std::string::npos,
       a.process->output());
   for (TlsVersion v : kVersions) {
     CAPTURE(version_name(v));

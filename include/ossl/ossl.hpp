@@ -14,6 +14,7 @@
 #include <ossl/ocsp.hpp>
 #include <ossl/pkcs12.hpp>
 #include <ossl/pkey.hpp>
+#include <ossl/reload.hpp>
 #include <ossl/result.hpp>
 #include <ossl/session.hpp>
 #include <ossl/session_cache.hpp>
