@@ -219,6 +219,7 @@ awaitable<void> accept_loop(Server& srv, tcp::acceptor& acceptor) {
 int main(int argc, char** argv) {
   Options o = parse(argc, argv);
   if (o.max_connections == 0) o.max_connections = 10000;
+  if (o.early_data > 0) usage("--early-data: tls_server takes early data; async_server does not");
   Served served;
   ossl::ReloadableCtx ctx(startup_context(o, served));
   std::signal(SIGPIPE, SIG_IGN);

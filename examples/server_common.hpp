@@ -41,7 +41,7 @@ extern const char* const g_program;
        " [--cert FILE --key FILE] [--chain FILE] [--port N] "
        "[--host ADDR] [--alpn LIST] [--client-ca FILE] [--tls1.2|--tls1.3] "
        "[--sni NAME=CERT,KEY]... [--ocsp FILE]... [--ticket-keys FILE]... "
-       "[--session-store redis://HOST:PORT] [--timeout SECONDS] "
+       "[--session-store redis://HOST:PORT] [--early-data BYTES] [--timeout SECONDS] "
        "[--max-connections N]");
 }
 
@@ -71,6 +71,7 @@ struct Options {
   long port = 8443;
   long timeout_s = 10;
   long max_connections = 0;  // 0: the server's own default
+  long early_data = 0;       // TLS 1.3 early data taken per connection (0: none)
   std::optional<ossl::TlsVersion> version;
 };
 
@@ -123,6 +124,8 @@ inline Options parse(int argc, char** argv) {
       o.port = number(value(), 0, 65535, "port");
     } else if (a == "--timeout") {
       o.timeout_s = number(value(), 1, 3600, "timeout");
+    } else if (a == "--early-data") {
+      o.early_data = number(value(), 1, 1 << 20, "early-data");
     } else if (a == "--max-connections") {
       o.max_connections = number(value(), 1, 100000, "max-connections");
     } else {
@@ -266,6 +269,7 @@ inline ossl::SslCtx make_context(const Options& o, const ossl::testing::Identity
     b.ocsp_response_file(file);
   if (!o.ticket_keys.empty()) b.ticket_key_files(o.ticket_keys);
   if (store) b.session_store(std::move(store), store_error_printer());
+  if (o.early_data > 0) b.early_data(static_cast<std::uint32_t>(o.early_data));
   auto ctx = std::move(b).build();
   if (!ctx) throw LoadError(ctx.error().to_string());
   return std::move(*ctx);
@@ -291,6 +295,7 @@ inline std::string describe_loaded(const Options& o, const ossl::testing::Identi
     d += "; SNI " + s.name + " (" + s.cert + ")";
   if (!o.ocsp.empty()) d += "; " + std::to_string(o.ocsp.size()) + " OCSP staple(s)";
   if (!o.client_ca.empty()) d += "; client CAs from " + o.client_ca;
+  if (o.early_data > 0) d += "; early data up to " + std::to_string(o.early_data) + " bytes";
   if (!o.ticket_keys.empty()) {
     auto first = ossl::TicketKey::load_file(o.ticket_keys.front());
     d += "; " + std::to_string(o.ticket_keys.size()) + " ticket key(s), new tickets under " +
@@ -355,14 +360,16 @@ inline std::size_t head_end(const std::string& request) {
   return std::string::npos;
 }
 
-// The one-line body both servers answer with: what was negotiated.
-inline std::string describe(const ossl::Ssl& ssl) {
+// The one-line body both servers answer with: what was negotiated, and (tls_server)
+// how many bytes of the request came as TLS 1.3 early data.
+inline std::string describe(const ossl::Ssl& ssl, std::size_t early_bytes = 0) {
   auto peer = ssl.peer_certificate();
   const std::string alpn = ssl.alpn_selected().empty() ? "none" : std::string(ssl.alpn_selected());
   return "version=" + ossl::to_string(ssl.version()) + " cipher=" + std::string(ssl.cipher_name()) +
          " alpn=" + alpn + " client=" + (peer ? peer->subject_name().value_or("?") : "none") +
          " sni=" + std::string(ssl.hostname().value_or("none")) +
-         " resumed=" + (ssl.session_reused() ? "yes" : "no") + "\n";
+         " resumed=" + (ssl.session_reused() ? "yes" : "no") +
+         (early_bytes > 0 ? " early=" + std::to_string(early_bytes) : std::string()) + "\n";
 }
 
 }  // namespace server_common

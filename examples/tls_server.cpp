@@ -3,7 +3,7 @@
 //   tls_server [--cert FILE --key FILE] [--chain FILE] [--port N] [--host ADDR]
 //              [--alpn LIST] [--client-ca FILE] [--tls1.2|--tls1.3]
 //              [--sni NAME=CERT,KEY]... [--ocsp FILE]... [--ticket-keys FILE]...
-//              [--session-store redis://HOST:PORT] [--timeout SECONDS]
+//              [--session-store redis://HOST:PORT] [--early-data BYTES] [--timeout SECONDS]
 //              [--max-connections N]
 //
 // Answers one HTTP request per connection with 200 and a one-line body stating the negotiated
@@ -22,6 +22,9 @@
 // certificate, key, chain, SNI, OCSP, client CA and ticket key files are read again and
 // new connections get the new context (ossl::ReloadableCtx), while connections in flight
 // finish with the old one; it prints what it loaded, or why it kept the old context.
+// --early-data BYTES takes TLS 1.3 early data (0-RTT) from resuming clients, each ticket
+// once; a request that came as early data is answered only if it is a GET or HEAD (425
+// Too Early otherwise, RFC 8470), and the answer ends with early=<bytes>.
 #include "net.hpp"
 #include "server_common.hpp"
 
@@ -67,11 +70,29 @@ void answer(const ossl::ReloadableCtx& ctx, int fd, ossl::io::Timeout timeout) {
   if (!made || !ossl::io::set_nonblocking(fd) || !made->set_fd(fd)) return;
   ossl::Ssl ssl = std::move(*made);
   ssl.set_accept_state();
+  std::string request;
+  auto made_from = ssl.ctx();
+  if (made_from && made_from->max_early_data() > 0) {
+    // --early-data: the client's early data comes first, before the handshake completes.
+    // It may be a replay of another connection's, so it is answered only when it is a
+    // GET or HEAD (below); read() never returns it.
+    char early[4096];
+    for (;;) {
+      auto r =
+          ossl::io::retry(ssl, left(), [&] { return ssl.read_early_data(std::span<char>(early)); });
+      if (!r) {
+        std::fprintf(stderr, "tls_server: handshake failed: %s\n", r.error().to_string().c_str());
+        return;
+      }
+      request.append(early, r->size);
+      if (r->finished) break;
+    }
+  }
+  const std::size_t early_bytes = request.size();
   if (auto r = ossl::io::handshake(ssl, left()); !r) {
     std::fprintf(stderr, "tls_server: handshake failed: %s\n", r.error().to_string().c_str());
     return;
   }
-  std::string request;
   char buf[4096];
   while (head_end(request) == std::string::npos && request.size() < 16384) {
     // A client's close_notify is answered with ours inside read_some (so its session
@@ -81,9 +102,15 @@ void answer(const ossl::ReloadableCtx& ctx, int fd, ossl::io::Timeout timeout) {
     request.append(buf, *n);
   }
   if (head_end(request) == std::string::npos) return;  // over 16 KiB of head
-  const std::string body = describe(ssl);
-  const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  // RFC 8470: a request that came (partly) as early data and is not safe to repeat is
+  // answered 425 Too Early; the client sends it again after the handshake.
+  const bool safe = request.rfind("GET ", 0) == 0 || request.rfind("HEAD ", 0) == 0;
+  const bool too_early = early_bytes > 0 && !safe;
+  const std::string body = too_early ? "too early\n" : describe(ssl, early_bytes);
+  const std::string response =
+      std::string(too_early ? "HTTP/1.1 425 Too Early" : "HTTP/1.1 200 OK") +
+      "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n" + body;
   if (auto r = ossl::io::write_all(ssl, response, left()); !r) return;
   (void)ossl::io::shutdown(ssl, std::min<ossl::io::Timeout>(left(), 1s));
   std::fprintf(stderr, "tls_server: %s", body.c_str());

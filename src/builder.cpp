@@ -535,6 +535,17 @@ template <Role R>
 }
 
 template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::early_data(std::uint32_t max_bytes) & requires kServer {
+  return step("early_data", [&] { return ctx_.set_max_early_data(max_bytes); });
+}
+
+template <Role R>
+    SslCtxBuilder<R>& SslCtxBuilder<R>::danger_allow_early_data_replay() & requires kServer {
+  return step("danger_allow_early_data_replay",
+              [&] { return ctx_.danger_allow_early_data_replay(); });
+}
+
+template <Role R>
     SslCtxBuilder<R>& SslCtxBuilder<R>::alpn_on_mismatch(AlpnMismatch policy) & requires kServer {
   return step("alpn_on_mismatch", [&]() -> Result<void> {
     alpn_mismatch_ = policy;

@@ -94,6 +94,9 @@ struct CtxState {
   Snapshot<ClientCacheConfig> client_cache;
   Snapshot<TicketKeyConfig> ticket_keys;
   Snapshot<SessionStoreConfig> session_store;
+  /// danger_allow_early_data_replay() was called: OpenSSL's anti-replay stays off
+  /// whatever the session store does (src/early_data.cpp).
+  std::atomic<bool> early_data_replay_allowed{false};
   /// Serialises setters that derive a new snapshot from the current one (SNI entries
   /// are added one at a time), so two concurrent setters never lose an update.
   std::mutex update_mutex;

@@ -378,6 +378,10 @@ Result<void> SslCtx::set_session_store(std::shared_ptr<SessionStore> store,
                                          (detail::ctx_get_session_cache_mode(native_handle()) &
                                           ~static_cast<long>(SSL_SESS_CACHE_NO_INTERNAL)));
       SSL_CTX_clear_options(native_handle(), SSL_OP_NO_TICKET);
+      // OpenSSL's anti-replay back in charge of early data (src/early_data.cpp).
+      if (!state->early_data_replay_allowed.load()) {
+        SSL_CTX_clear_options(native_handle(), SSL_OP_NO_ANTI_REPLAY);
+      }
     }
     return {};
   }
@@ -396,7 +400,11 @@ Result<void> SslCtx::set_session_store(std::shared_ptr<SessionStore> store,
   detail::ctx_set_session_cache_mode(
       native_handle(), detail::ctx_get_session_cache_mode(native_handle()) | SSL_SESS_CACHE_SERVER |
                            SSL_SESS_CACHE_NO_INTERNAL);
-  SSL_CTX_set_options(native_handle(), SSL_OP_NO_TICKET);
+  // Early data's anti-replay is the store's take() (a TLS 1.3 ticket resumes once):
+  // OpenSSL's own would remove each session from the internal cache, which a store
+  // leaves empty, and so refuse every ticket while early data is on
+  // (src/early_data.cpp).
+  SSL_CTX_set_options(native_handle(), SSL_OP_NO_TICKET | SSL_OP_NO_ANTI_REPLAY);
   if (state->install_once(detail::kGetSessionSlot)) {
     SSL_CTX_sess_set_get_cb(native_handle(), detail::on_get_session);
     SSL_CTX_sess_set_remove_cb(native_handle(), detail::on_remove_session);

@@ -221,8 +221,17 @@ Result<std::size_t, SslIoError> Ssl::read(std::span<std::byte> buf) {
   if (!*this) return SslIoError(SslIoError::Kind::Other, empty_error("read"));
   if (buf.empty()) return std::size_t{0};
   detail::clear_error_queue();
-  if (session_offered_) [[unlikely]] {  // the handshake may start here
-    session_offered_ = false;
+  if (session_offered_ || early_data_pending_) [[unlikely]] {
+    if (early_data_pending_) {
+      // SSL_read_ex would hand out the rest of the client's early data as if it were
+      // ordinary data (OpenSSL allows it once SSL_read_early_data has returned some).
+      return SslIoError(SslIoError::Kind::Other,
+                        ErrorStack::message("Ssl::read: the client's early data is still being "
+                                            "read: call read_early_data() until it says "
+                                            "finished; read() returns what follows the "
+                                            "handshake"));
+    }
+    session_offered_ = false;  // the handshake may start here
     detail::recheck_offered_session(native_handle());
   }
   std::size_t n = 0;

@@ -210,6 +210,14 @@ Result<void> SslCtx::set_ticket_keys(std::vector<TicketKey> keys) {
                                "(set_session_store); a context resumes through ticket keys or a "
                                "session store, not both");
   }
+  if (SSL_CTX_get_max_early_data(native_handle()) > 0 && !state->early_data_replay_allowed.load()) {
+    return ErrorStack::message(
+        std::string(what) +
+        ": the context takes early data (set_max_early_data), and tickets under shared keys "
+        "are accepted by every server with the keys as often as they live: early data under "
+        "them could be replayed. Share sessions through a session store instead (single-use "
+        "tickets), or accept replays with danger_allow_early_data_replay()");
+  }
   auto cfg = std::make_shared<detail::TicketKeyConfig>();
   cfg->keys = std::move(keys);
   state->ticket_keys.store(std::move(cfg));

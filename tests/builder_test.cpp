@@ -67,6 +67,8 @@ ROLE_STEP(HasSniCertificate, b.sni_certificate("a.example", c, k))
 ROLE_STEP(HasSniUnknownName, b.sni_unknown_name(UnknownServerName::Refuse))
 ROLE_STEP(HasDangerKeyLog, b.danger_key_log(KeyLogCallback()))
 ROLE_STEP(HasIdentityPkcs12, b.identity_pkcs12(std::span<const std::byte>(), "pw"))
+ROLE_STEP(HasEarlyData, b.early_data(16384))
+ROLE_STEP(HasDangerEarlyDataReplay, b.danger_allow_early_data_replay())
 
 #define SERVER_ONLY(C) static_assert(C<ServerB> && !C<ClientB>, #C " must be server-only")
 #define CLIENT_ONLY(C) static_assert(C<ClientB> && !C<ServerB>, #C " must be client-only")
@@ -95,6 +97,8 @@ CLIENT_ONLY(HasDangerAcceptInvalidCerts);
 CLIENT_ONLY(HasDangerSkipHostname);
 SERVER_ONLY(HasSniCertificate);
 SERVER_ONLY(HasSniUnknownName);
+SERVER_ONLY(HasEarlyData);
+SERVER_ONLY(HasDangerEarlyDataReplay);
 BOTH(HasDangerKeyLog);
 BOTH(HasIdentityPkcs12);
 BOTH(HasMinProto);

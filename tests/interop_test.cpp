@@ -1333,6 +1333,96 @@ void check_resumes_across(const OsslServer& a, const OsslServer& b, const OsslSe
   CHECK_MESSAGE(full.output.find("resumed=no") != std::string::npos, full.output);
 }
 
+// ===================================================================== early data
+
+TEST_CASE("openssl s_client's early data: tls_server takes it once per ticket, 425 for a POST") {
+  TempDir dir;
+  const std::string get = dir.path("get.txt"), post = dir.path("post.txt");
+  std::ofstream(get) << kGet;
+  std::ofstream(post) << "POST / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  OsslServer server = tls_server({"--early-data", "16384"});
+  CHECK_MESSAGE(
+      server.process->output().find("; early data up to 16384 bytes") != std::string::npos,
+      server.process->output());
+  auto s_client = [&](const std::string& args) {
+    return run({"sh", "-c",
+                "openssl s_client -connect 127.0.0.1:" + std::to_string(server.port) +
+                    " -servername localhost -CAfile " + files().ca + " -tls1_3 -ign_eof " + args},
+               kRun);
+  };
+  const std::string sess = dir.path("sess.pem"), sess2 = dir.path("sess2.pem");
+  const RunResult first = s_client("-sess_out " + sess + " < " + get);
+  CHECK_MESSAGE(first.output.find("resumed=no") != std::string::npos, first.output);
+  CHECK_MESSAGE(first.output.find("Max Early Data: 16384") != std::string::npos, first.output);
+  // The whole request as early data: answered, and the answer says so.
+  const RunResult early = s_client("-sess_in " + sess + " -early_data " + get + " < /dev/null");
+  CHECK_MESSAGE(early.output.find("Early data was accepted") != std::string::npos, early.output);
+  CHECK_MESSAGE(
+      early.output.find("resumed=yes early=" + std::to_string(kGet.size())) != std::string::npos,
+      early.output);
+  // The same ticket again (a replay of the session): a full handshake, early data refused.
+  const RunResult again = s_client("-sess_in " + sess + " -early_data " + get + " < /dev/null");
+  CHECK_MESSAGE(again.output.find("Early data was rejected") != std::string::npos, again.output);
+  CHECK_MESSAGE(again.output.find("New, TLSv1.3") != std::string::npos, again.output);
+  // A POST as early data is not safe to repeat: 425 Too Early (RFC 8470).
+  REQUIRE(s_client("-sess_out " + sess2 + " < " + get).status == 0);
+  const RunResult posted = s_client("-sess_in " + sess2 + " -early_data " + post + " < /dev/null");
+  CHECK_MESSAGE(posted.output.find("Early data was accepted") != std::string::npos, posted.output);
+  CHECK_MESSAGE(posted.output.find("HTTP/1.1 425 Too Early") != std::string::npos, posted.output);
+}
+
+TEST_CASE("the ossl client's early data reaches openssl s_server -early_data once per ticket") {
+  const Files& f = files();
+  const auto port = free_port();
+  // s_server prints what it receives, early data included; its stdin stays open.
+  PeerServer peer =
+      start({"sh", "-c",
+             "sleep 300 | exec openssl s_server -accept 127.0.0.1:" + std::to_string(port) +
+                 " -cert " + f.server_leaf + " -cert_chain " + f.chain + " -key " + f.server_key +
+                 " -early_data -quiet -tls1_3"},
+            port);
+  const SslCtx client = ossl_client(TlsVersion::Tls13, pki().root.cert());
+  // A full handshake for the ticket: read until the tickets are in (s_server echoes
+  // nothing, so the read ends in a timeout).
+  ClientRun first = ossl_connect(port, client, "localhost");
+  REQUIRE_MESSAGE(first.outcome.ok, first.outcome.describe());
+  REQUIRE(io::write_all(first.ssl, "full\n", 5s).has_value());
+  char buf[64];
+  (void)io::read_some(first.ssl, std::span<char>(buf), 500ms);
+  const SslSession session = first.ssl.get1_session().value();
+  REQUIRE(session.is_resumable());
+  CHECK(session.max_early_data() == 16384);  // s_server's -early_data limit
+  (void)io::shutdown(first.ssl, 1s);
+
+  auto resume = [&](const std::string& early, const std::string& after) {
+    std::string error;
+    net::Fd fd = net::connect_to("127.0.0.1", port, 5s, error);
+    REQUIRE_MESSAGE(fd, error);
+    REQUIRE(io::set_nonblocking(fd.get()).has_value());
+    Ssl ssl = client.new_ssl_for_host("localhost").value();
+    REQUIRE(ssl.set_fd(fd.get()).has_value());
+    REQUIRE(ssl.set_session(session).has_value());
+    auto sent = io::retry(ssl, 5s, [&] { return ssl.write_early_data(early); });
+    REQUIRE_MESSAGE(sent.has_value(), sent.error().to_string());
+    auto hs = io::handshake(ssl, 10s);
+    REQUIRE_MESSAGE(hs.has_value(), hs.error().to_string());
+    const EarlyDataStatus status = ssl.early_data_status();
+    REQUIRE(io::write_all(ssl, after, 5s).has_value());
+    CHECK_MESSAGE(peer.process->wait_for_output(after, kStart), peer.process->output());
+    (void)io::shutdown(ssl, 1s);
+    return std::make_pair(status, ssl.session_reused());
+  };
+  const auto accepted = resume("early-one\n", "after-one\n");
+  CHECK(accepted.first == EarlyDataStatus::Accepted);
+  CHECK(accepted.second);
+  CHECK(peer.process->output().find("early-one") != std::string::npos);
+  // s_server's anti-replay: the ticket was used; a full handshake, the early data unseen.
+  const auto rejected = resume("early-two\n", "after-two\n");
+  CHECK(rejected.first == EarlyDataStatus::Rejected);
+  CHECK_FALSE(rejected.second);
+  CHECK(peer.process->output().find("early-two") == std::string::npos);
+}
+
 #if defined(OSSL_HAVE_HIREDIS)
 TEST_CASE("example servers sharing a Redis session store resume each other's sessions (s_client)") {
   TempDir dir;

@@ -349,6 +349,25 @@ class OSSL_API SslCtxBuilder {
   }
   ///@}
   ///@{
+  /// Takes TLS 1.3 early data (0-RTT) of up to `max_bytes` per connection from resuming
+  /// clients, read only through Ssl::read_early_data(); each ticket carries early data
+  /// once (see SslCtx::set_max_early_data()). Not with ticket_keys() unless
+  /// danger_allow_early_data_replay(). Default: no early data.
+  /// (SSL_CTX_set_max_early_data, SSL_CTX_set_recv_max_early_data)
+  SslCtxBuilder& early_data(std::uint32_t max_bytes) & requires kServer;
+  SslCtxBuilder&& early_data(std::uint32_t max_bytes) && requires kServer {
+    return std::move(early_data(max_bytes));
+  }
+  ///@}
+  ///@{
+  /// Lets early data come under tickets that can be replayed (stateless tickets, shared
+  /// ticket keys): see SslCtx::danger_allow_early_data_replay(). (SSL_OP_NO_ANTI_REPLAY)
+  SslCtxBuilder& danger_allow_early_data_replay() & requires kServer;
+  SslCtxBuilder&& danger_allow_early_data_replay() && requires kServer {
+    return std::move(danger_allow_early_data_replay());
+  }
+  ///@}
+  ///@{
   /// What to do when a client's ALPN offer shares nothing with ours.
   /// Default: AlpnMismatch::Fail (no_application_protocol alert). (The select
   /// callback's SSL_TLSEXT_ERR_ALERT_FATAL / SSL_TLSEXT_ERR_NOACK)

@@ -182,6 +182,25 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
   [[nodiscard]] Result<void> set_session_timeout(std::chrono::seconds timeout);
   /// Returns the timeout given to new sessions. (SSL_CTX_get_timeout)
   [[nodiscard]] std::chrono::seconds session_timeout() const noexcept;
+
+  /// Server: takes TLS 1.3 early data (0-RTT) of up to `max_bytes` per connection from
+  /// clients resuming a session it issued after this call (each ticket says how much);
+  /// 0 (the default) takes none. Anti-replay is on: each ticket carries early data once.
+  /// Without a session store that is OpenSSL's (tickets become single-use entries of
+  /// this context's cache: one process); with one, the store's take() (fleet-wide).
+  /// Shared ticket keys make tickets every server accepts, so early data under them is
+  /// refused here unless danger_allow_early_data_replay() was called. Clients still
+  /// read nothing early without Ssl::read_early_data(). Safe while handshakes run.
+  /// (SSL_CTX_set_max_early_data, SSL_CTX_set_recv_max_early_data)
+  [[nodiscard]] Result<void> set_max_early_data(std::uint32_t max_bytes);
+  /// Returns the early data limit (0: none taken). (SSL_CTX_get_max_early_data)
+  [[nodiscard]] std::uint32_t max_early_data() const noexcept;
+  /// Turns OpenSSL's anti-replay off: stateless tickets (and shared ticket keys) carry
+  /// early data, which an attacker can then replay to this server, or any server with
+  /// the same keys, as often as the ticket lives. Only for early data that is harmless
+  /// to repeat. A session store keeps tickets single-use regardless.
+  /// (SSL_OP_NO_ANTI_REPLAY)
+  [[nodiscard]] Result<void> danger_allow_early_data_replay();
   /// Sets how many TLS 1.3 tickets a server sends after a handshake.
   /// (SSL_CTX_set_num_tickets)
   [[nodiscard]] Result<void> set_num_tickets(std::size_t count);

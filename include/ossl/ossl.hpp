@@ -7,6 +7,7 @@
 #include <ossl/builder.hpp>
 #include <ossl/context.hpp>
 #include <ossl/crl.hpp>
+#include <ossl/early_data.hpp>
 #include <ossl/engine.hpp>
 #include <ossl/error.hpp>
 #include <ossl/io.hpp>

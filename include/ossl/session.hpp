@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstddef>
 #include <span>
 #include <string_view>
@@ -76,6 +77,10 @@ class OSSL_API SslSession : public detail::Owner<SslSession, SSL_SESSION> {
   /// Returns true when the session can be offered for resumption: for TLS 1.3 only
   /// once the server's ticket has been read. (SSL_SESSION_is_resumable)
   [[nodiscard]] bool is_resumable() const noexcept;
+
+  /// Returns how many bytes of TLS 1.3 early data the server allows under this
+  /// session (0: none; always 0 for TLS 1.2). (SSL_SESSION_get_max_early_data)
+  [[nodiscard]] std::uint32_t max_early_data() const noexcept;
 
   /// Returns true when the session carries a ticket. (SSL_SESSION_has_ticket)
   [[nodiscard]] bool has_ticket() const noexcept;

@@ -6,6 +6,7 @@
 #include <ossl/bio.hpp>
 #include <ossl/context.hpp>
 #include <ossl/detail/handle.hpp>
+#include <ossl/early_data.hpp>
 #include <ossl/pkey.hpp>
 #include <ossl/result.hpp>
 #include <ossl/session.hpp>
@@ -153,6 +154,36 @@ class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
   /// Overload of write() for unsigned char buffers.
   [[nodiscard]] Result<std::size_t, SslIoError> write(std::span<const unsigned char> buf);
 
+  /// Client, TLS 1.3 resumption: sends `buf` as early data (0-RTT), before the
+  /// handshake, under the session offered with set_session() (or picked by
+  /// new_ssl_for_host()), and returns its size. Call it before connect()/do_handshake(),
+  /// as often as needed, then finish the handshake and ask early_data_status(): on
+  /// Rejected the server never saw the bytes and they must be sent again with write().
+  /// Fails, saying why, when no session is offered, when the offered one no longer
+  /// binds to this connection, or when it allows no early data (a TLS 1.2 session, a
+  /// server that does not take early data), or when `buf` exceeds what it allows.
+  /// Early data can be replayed by an attacker: send only what is safe to repeat.
+  /// (SSL_write_early_data, SSL_SESSION_get_max_early_data)
+  [[nodiscard]] Result<std::size_t, SslIoError> write_early_data(std::span<const std::byte> buf);
+  /// Overload of write_early_data() for text.
+  [[nodiscard]] Result<std::size_t, SslIoError> write_early_data(std::string_view text);
+
+  /// Server whose context takes early data (SslCtx::set_max_early_data()): reads the
+  /// client's early data into `buf`, before the handshake completes. Call it first on
+  /// a new connection (in accept state) until it returns `finished`, then
+  /// do_handshake()/accept(); read() returns only what comes after the handshake and
+  /// fails if called before `finished`. A server that never calls it rejects early data.
+  /// The bytes may be a replay from another connection (under another ticket, or on
+  /// another server not sharing this one's store): act only on requests that are safe
+  /// to repeat. (SSL_read_early_data)
+  [[nodiscard]] Result<EarlyDataRead, SslIoError> read_early_data(std::span<std::byte> buf);
+  /// Overload of read_early_data() for char buffers.
+  [[nodiscard]] Result<EarlyDataRead, SslIoError> read_early_data(std::span<char> buf);
+
+  /// Whether early data was sent and accepted; final once the handshake is done.
+  /// (SSL_get_early_data_status)
+  [[nodiscard]] EarlyDataStatus early_data_status() const noexcept;
+
   /// Schedules a TLS 1.3 key update, sent with the next write (or a do_handshake());
   /// with `request_peer_update` the peer updates its keys too. TLS 1.2 has no key
   /// update (ossl never renegotiates): an error there. (SSL_key_update)
@@ -266,7 +297,8 @@ class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
   Result<void, SslIoError> handshake_step(int (*step)(SSL*), const char* what);
   SslIoError io_error(int rc, const char* what);
   bool fatal_ = false;
-  bool session_offered_ = false;  // set_session() was called: recheck before the handshake
+  bool session_offered_ = false;     // set_session() was called: recheck before the handshake
+  bool early_data_pending_ = false;  // read_early_data() returned data, not yet `finished`
 };
 
 }  // namespace ossl

@@ -83,10 +83,11 @@ std::string HandshakeOutcome::describe() const {
          "; server: " + side(server_error);
 }
 
-HandshakeOutcome complete_handshake(Pair& pair, int max_rounds) {
+HandshakeOutcome complete_handshake(Pair& pair, int max_rounds, std::string* early_data) {
   HandshakeOutcome out;
   bool client_done = false;
   bool server_done = false;
+  bool early_done = early_data == nullptr;
   const bool memory = pair.transport == Transport::Memory;
   for (out.rounds = 1; out.rounds <= max_rounds; ++out.rounds) {
     if (!client_done) {
@@ -100,7 +101,18 @@ HandshakeOutcome complete_handshake(Pair& pair, int max_rounds) {
       }
     }
     if (memory) shuttle(pair.client, pair.server);
-    if (!server_done) {
+    while (!early_done) {
+      char buf[4096];
+      auto r = pair.server.read_early_data(std::span<char>(buf));
+      if (!r) {
+        out.server_error = r.error();
+        if (!r.error().would_block()) return out;
+        break;
+      }
+      early_data->append(buf, r->size);
+      early_done = r->finished;
+    }
+    if (early_done && !server_done) {
       auto r = pair.server.do_handshake();
       server_done = r.has_value();
       if (server_done) {

@@ -60,8 +60,11 @@ struct HandshakeOutcome {
 };
 
 /// Drives both sides until both finish, one fails, or `max_rounds` pass (a stall);
-/// shuttles the bytes on a Memory transport. Never spins.
-HandshakeOutcome complete_handshake(Pair& pair, int max_rounds = 32);
+/// shuttles the bytes on a Memory transport. Never spins. With `early_data`, the server
+/// first reads the client's early data (Ssl::read_early_data) until it is finished,
+/// appending it there, and only then completes its handshake.
+HandshakeOutcome complete_handshake(Pair& pair, int max_rounds = 32,
+                                    std::string* early_data = nullptr);
 
 /// Settings for the contexts of a test connection.
 struct Config {
