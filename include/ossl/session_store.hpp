@@ -56,7 +56,10 @@ class OSSL_API SessionStore {
   /// stays in the store. An error when the store could not be asked.
   [[nodiscard]] virtual Result<std::optional<Bytes>> get(std::span<const std::byte> id) = 0;
   /// Returns the session filed under `id` and removes it in the same step, so that two
-  /// servers asking at once never both get it. Empty when there is none.
+  /// servers asking at once never both get it. Empty when there is none. TLS 1.3
+  /// resumption and early data's anti-replay rest on this being atomic: a store whose
+  /// take() is a get() then a remove() lets a recorded ClientHello's early data through
+  /// twice.
   [[nodiscard]] virtual Result<std::optional<Bytes>> take(std::span<const std::byte> id) = 0;
   /// Removes the session filed under `id`, if any.
   [[nodiscard]] virtual Result<void> remove(std::span<const std::byte> id) = 0;
