@@ -1,6 +1,8 @@
 // async_get: https_get as a C++20 coroutine over ossl::AsioStream (<ossl/asio.hpp>).
 //
 //   async_get URL [--cafile FILE] [--alpn h2,http/1.1] [--tls1.2|--tls1.3] [--resume]
+//             [--pin SHA256-BASE64]... [--crl FILE]... [--ocsp off|if-stapled|required]
+//             [--session-file FILE]
 //
 // The options, output and exit status are https_get's: it verifies the server (chain
 // and hostname), sends SNI, offers ALPN, sends an HTTP/1.1 GET, prints the body to stdout
@@ -69,7 +71,9 @@ awaitable<void> fetch(const Options& o, const ossl::SslCtx& ctx,
   auto [cec, endpoint] = co_await asio::async_connect(tls.next_layer(), endpoints, use_tuple);
   if (cec) fail(3, "cannot connect to " + o.host + ": " + why(cec));
 
-  auto made = ctx.new_ssl_for_host(o.host);  // SNI (DNS names only) + hostname check
+  // SNI (DNS names only) + hostname check; with --session-file, the cached session for
+  // this host and port.
+  auto made = ctx.new_ssl_for_host(o.host, o.port);
   if (!made) fail(2, made.error().to_string());
   if (resume) {
     if (auto r = made->set_session(*resume); !r) fail(2, r.error().to_string());
@@ -134,6 +138,7 @@ awaitable<void> run(const Options& o, const ossl::SslCtx& ctx) {
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   const ossl::SslCtx ctx = make_context(o);
+  load_sessions(o, ctx);
   asio::io_context io(1);
   asio::co_spawn(io, run(o, ctx), [](std::exception_ptr e) {
     if (!e) return;
@@ -144,5 +149,6 @@ int main(int argc, char** argv) {
     }
   });
   io.run();
+  save_sessions(o, ctx);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,7 @@ struct Options {
   std::vector<std::string> pins;         // --pin, repeatable: SPKI SHA-256, base64
   std::vector<std::string> crls;         // --crl, repeatable: CRL files (PEM or DER)
   std::optional<ossl::OcspPolicy> ocsp;  // --ocsp off|if-stapled|required
+  std::string session_file;              // --session-file: sessions kept across runs
 };
 
 [[noreturn]] inline void fail(int code, const std::string& what) {
@@ -39,7 +41,8 @@ struct Options {
 [[noreturn]] inline void usage(const std::string& why) {
   fail(1, why + "\nusage: " + g_program +
               " URL [--cafile FILE] [--alpn h2,http/1.1] [--tls1.2|--tls1.3] [--resume]\n"
-              "    [--pin SHA256-BASE64]... [--crl FILE]... [--ocsp off|if-stapled|required]");
+              "    [--pin SHA256-BASE64]... [--crl FILE]... [--ocsp off|if-stapled|required]\n"
+              "    [--session-file FILE]");
 }
 
 inline std::vector<std::string> split(const std::string& s, char sep) {
@@ -72,6 +75,8 @@ inline Options parse(int argc, char** argv) {
       o.version = ossl::TlsVersion::Tls13;
     } else if (a == "--resume") {
       o.resume = true;
+    } else if (a == "--session-file") {
+      o.session_file = value();
     } else if (a == "--pin") {
       o.pins.push_back(value());
     } else if (a == "--crl") {
@@ -137,9 +142,43 @@ inline ossl::SslCtx make_context(const Options& o) {
   for (const std::string& crl : o.crls)
     b.crl_file(crl);
   if (o.ocsp) b.ocsp_stapling(*o.ocsp);
+  if (!o.session_file.empty()) b.client_session_cache(std::make_shared<ossl::ClientSessionCache>());
   auto ctx = std::move(b).build();
   if (!ctx) fail(1, "bad TLS settings: " + ctx.error().to_string());
   return std::move(*ctx);
+}
+
+// --session-file: loads the sessions an earlier run saved into the context's cache (the
+// file is removed as it is read: its TLS 1.3 tickets are for one run) and says what it
+// found. A file that cannot be used costs a full handshake, never the download.
+inline void load_sessions(const Options& o, const ossl::SslCtx& ctx) {
+  if (o.session_file.empty()) return;
+  auto report = ctx.client_session_cache()->load(ctx, o.session_file);
+  if (!report) {
+    std::fprintf(stderr, "%s: sessions not loaded: %s\n", g_program,
+                 report.error().to_string().c_str());
+  } else if (!report->found) {
+    std::fprintf(stderr, "%s: no saved sessions in %s yet\n", g_program, o.session_file.c_str());
+  } else if (report->verification_changed) {
+    std::fprintf(stderr, "%s: saved sessions dropped: verification settings changed since\n",
+                 g_program);
+  } else {
+    std::fprintf(stderr, "%s: loaded %zu saved session(s) (%zu expired)\n", g_program,
+                 report->loaded, report->expired);
+  }
+}
+
+// --session-file: saves the context's sessions for the next run (mode 0600).
+inline void save_sessions(const Options& o, const ossl::SslCtx& ctx) {
+  if (o.session_file.empty()) return;
+  auto written = ctx.client_session_cache()->save(ctx, o.session_file);
+  if (!written) {
+    std::fprintf(stderr, "%s: sessions not saved: %s\n", g_program,
+                 written.error().to_string().c_str());
+  } else {
+    std::fprintf(stderr, "%s: saved %zu session(s) to %s\n", g_program, *written,
+                 o.session_file.c_str());
+  }
 }
 
 struct Response {

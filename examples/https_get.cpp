@@ -2,13 +2,16 @@
 //
 //   https_get URL [--cafile FILE] [--alpn h2,http/1.1] [--tls1.2|--tls1.3] [--resume]
 //             [--pin SHA256-BASE64]... [--crl FILE]... [--ocsp off|if-stapled|required]
+//             [--session-file FILE]
 //
 // Verifies the server (chain and hostname), sends SNI, offers ALPN, sends an HTTP/1.1
 // GET, prints the response body to stdout and a summary to stderr. --resume connects a
 // second time with the first session and reports whether it was resumed. --pin requires
 // a pinned public key in the verified chain (repeat for backups), --crl checks the
 // server certificate against CRL files, --ocsp sets what to do with a stapled OCSP
-// response (default: if-stapled; see docs/verification.md).
+// response (default: if-stapled; see docs/verification.md). --session-file keeps sessions
+// across runs: it loads what the last run saved, resumes with it, and saves the sessions
+// this run got (docs/sessions.md, "Persisting sessions").
 // Exit status: 0 success, 1 usage, 2 TLS or verification failure, 3 connection
 // failure, 4 HTTP failure. Failures print one line saying what failed.
 #include "client_common.hpp"
@@ -39,7 +42,9 @@ std::optional<ossl::SslSession> fetch(const Options& o, const ossl::SslCtx& ctx,
   if (!fd) fail(3, error);
   if (auto r = ossl::io::set_nonblocking(fd.get()); !r) fail(3, r.error().to_string());
 
-  auto made = ctx.new_ssl_for_host(o.host);  // SNI (DNS names only) + hostname check
+  // SNI (DNS names only) + hostname check; with --session-file, the cached session for
+  // this host and port.
+  auto made = ctx.new_ssl_for_host(o.host, o.port);
   if (!made) fail(2, made.error().to_string());
   ossl::Ssl ssl = std::move(*made);
   if (auto r = ssl.set_fd(fd.get()); !r) fail(3, r.error().to_string());
@@ -87,10 +92,12 @@ std::optional<ossl::SslSession> fetch(const Options& o, const ossl::SslCtx& ctx,
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   const ossl::SslCtx ctx = make_context(o);
+  load_sessions(o, ctx);
   auto session = fetch(o, ctx, std::nullopt, true);
   if (o.resume) {
     if (!session || !session->is_resumable()) fail(2, "no resumable session to offer");
     fetch(o, ctx, session, false);
   }
+  save_sessions(o, ctx);
   return 0;
 }

@@ -27,35 +27,14 @@ namespace {
 // keys) that verify clients differently would otherwise resume each other's sessions:
 // a session made where no certificate was asked for would let a client into a server
 // that requires one. Servers configured alike (the same CAs in any order, from any
-// process) derive the same context. (X509_STORE_get1_objects, X509_digest, EVP_Digest,
+// process) derive the same context. (detail::store_digests, EVP_Digest,
 // SSL_CTX_set_session_id_context)
 Result<void> set_default_session_id_context(SslCtx& ctx, unsigned char verify_mode) {
   if (verify_mode == 0) return ctx.set_session_id_context("ossl");
-  X509_STORE* store = SSL_CTX_get_cert_store(ctx.native_handle());  // get0: the context's
-#if OPENSSL_VERSION_NUMBER >= 0x30300000L
-  // get1: a snapshot of the objects, each up-referenced, taken under the store's lock.
-  STACK_OF(X509_OBJECT)* objects = X509_STORE_get1_objects(store);
-  if (objects == nullptr) return detail::failure("X509_STORE_get1_objects");
-  struct Free {
-    void operator()(STACK_OF(X509_OBJECT) * s) const {
-      sk_X509_OBJECT_pop_free(s, X509_OBJECT_free);
-    }
-  };
-  const std::unique_ptr<STACK_OF(X509_OBJECT), Free> owned(objects);
-#else
-  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
-#endif
-  std::vector<std::array<unsigned char, 32>> prints;
-  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
-    ::X509* cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
-    if (cert == nullptr) continue;  // a CRL
-    std::array<unsigned char, 32>& print = prints.emplace_back();
-    unsigned int len = 0;
-    if (X509_digest(cert, EVP_sha256(), print.data(), &len) != 1 || len != print.size()) {
-      return detail::failure("X509_digest");
-    }
-  }
-  std::sort(prints.begin(), prints.end());
+  auto trusted = detail::store_digests(SSL_CTX_get_cert_store(ctx.native_handle()),  // get0
+                                       "SslCtxBuilder<Server>::build: session id context");
+  if (!trusted) return std::move(trusted).error();
+  const std::vector<detail::Sha256>& prints = trusted->certs;  // sorted
   constexpr std::string_view kLabel = "ossl session id context v1: client verification";
   std::vector<unsigned char> input(kLabel.begin(), kLabel.end());
   input.push_back(verify_mode);

@@ -10,10 +10,16 @@
 #include "verify_policy.hpp"
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
+#include <algorithm>
+#include <iterator>
 #include <limits>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace ossl {
 
@@ -177,33 +183,67 @@ std::optional<X509> SslCtx::certificate() const {
 }
 
 Result<void> SslCtx::set_default_verify_paths() {
+  static constexpr const char* what = "SslCtx::set_default_verify_paths";
   if (!*this) return empty_error("set_default_verify_paths");
-  auto ok = detail::check_positive(SSL_CTX_set_default_verify_paths(native_handle()),
-                                   "SslCtx::set_default_verify_paths");
+  detail::CtxState* state = detail::ctx_state(native_handle());
+  if (state == nullptr) return detail::failure(what);
+  auto ok = detail::check_positive(SSL_CTX_set_default_verify_paths(native_handle()), what);
+  if (!ok) return ok;
   // The bundle file's certificates are in the store now (directories load lazily).
-  if (ok) detail::cache_store_extensions(SSL_CTX_get_cert_store(native_handle()));
-  return ok;
+  detail::cache_store_extensions(SSL_CTX_get_cert_store(native_handle()));
+  const std::lock_guard lock(state->update_mutex);
+  state->trust.system = true;
+  return {};
 }
 
 Result<void> SslCtx::load_verify_file(std::string_view path) {
+  static constexpr const char* what = "SslCtx::load_verify_file";
   if (!*this) return empty_error("load_verify_file");
-  auto ok = detail::with_cstr(path, "SslCtx::load_verify_file", [this, path](const char* p) {
+  detail::CtxState* state = detail::ctx_state(native_handle());
+  if (state == nullptr) return detail::failure(what);
+  X509_STORE* store = SSL_CTX_get_cert_store(native_handle());  // get0: the context's
+  // What the file adds is recorded for the fingerprint of persisted sessions: the
+  // store's contents before and after (a lookup directory loading a certificate
+  // meanwhile adds one more to the record, which only makes the fingerprint stricter).
+  const std::lock_guard lock(state->update_mutex);
+  auto before = detail::store_digests(store, what);
+  if (!before) return std::move(before).error();
+  auto ok = detail::with_cstr(path, what, [this, path](const char* p) {
     return detail::check_positive(SSL_CTX_load_verify_file(native_handle(), p), [path] {
       return "SslCtx::load_verify_file(\"" + std::string(path) + "\")";
     });
   });
-  if (ok) detail::cache_store_extensions(SSL_CTX_get_cert_store(native_handle()));
-  return ok;
+  if (!ok) return ok;
+  detail::cache_store_extensions(store);
+  auto after = detail::store_digests(store, what);
+  if (!after) return std::move(after).error();
+  std::vector<detail::Sha256>& added = state->trust.added;
+  std::set_difference(after->certs.begin(), after->certs.end(), before->certs.begin(),
+                      before->certs.end(), std::back_inserter(added));
+  std::set_difference(after->crls.begin(), after->crls.end(), before->crls.begin(),
+                      before->crls.end(), std::back_inserter(added));
+  return {};
 }
 
 Result<void> SslCtx::add_trusted_cert(const X509& cert) {
+  static constexpr const char* what = "SslCtx::add_trusted_cert";
   if (!*this) return empty_error("add_trusted_cert");
   if (!cert) return ErrorStack::message("SslCtx::add_trusted_cert: empty certificate");
+  detail::CtxState* state = detail::ctx_state(native_handle());
+  if (state == nullptr) return detail::failure(what);
+  detail::Sha256 digest{};
+  unsigned int len = 0;
+  if (X509_digest(cert.native_handle(), EVP_sha256(), digest.data(), &len) != 1) {
+    return detail::failure(what);
+  }
   detail::cache_extensions(cert.native_handle());
   // The store is get0 (owned by the context); X509_STORE_add_cert up-refs `cert`.
-  return detail::check_positive(
-      X509_STORE_add_cert(SSL_CTX_get_cert_store(native_handle()), cert.native_handle()),
-      "SslCtx::add_trusted_cert");
+  auto ok = detail::check_positive(
+      X509_STORE_add_cert(SSL_CTX_get_cert_store(native_handle()), cert.native_handle()), what);
+  if (!ok) return ok;
+  const std::lock_guard lock(state->update_mutex);
+  state->trust.added.push_back(digest);
+  return {};
 }
 
 Result<void> SslCtx::set_crls(std::vector<X509Crl> crls) {

@@ -16,6 +16,7 @@
 
 #include <openssl/ssl.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -100,6 +101,17 @@ struct CtxState {
   /// Serialises setters that derive a new snapshot from the current one (SNI entries
   /// are added one at a time), so two concurrent setters never lose an update.
   std::mutex update_mutex;
+  /// The trust ossl's setters put in the context's store, for the verification
+  /// fingerprint of persisted sessions (src/verify.cpp). Once the system's trust
+  /// locations are in use (SslCtx::set_default_verify_paths), verifications load
+  /// certificates from their directories into the store as they need them, so the
+  /// store's contents no longer describe the trust: the fingerprint then names the
+  /// locations and takes the certificates and CRLs the other setters added from here.
+  /// Guarded by update_mutex.
+  struct TrustRecord {
+    bool system = false;
+    std::vector<std::array<unsigned char, 32>> added;  // SHA-256 of certificates and CRLs
+  } trust;
 
   explicit CtxState(std::uint64_t context_id) noexcept : id(context_id) {}
 

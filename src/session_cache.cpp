@@ -10,6 +10,7 @@
 #include "ctrl.hpp"
 #include "ctx_state.hpp"
 #include "internal.hpp"
+#include "session_cache_impl.hpp"
 #include "verify_policy.hpp"
 
 #include <openssl/err.h>
@@ -36,45 +37,6 @@ struct ClientCacheConfig {
 };
 
 }  // namespace detail
-
-struct ClientSessionCache::Impl {
-  struct Peer {
-    std::uint64_t context = 0;
-    std::uint16_t port = 0;
-    std::string host;
-    std::string key;
-    std::deque<SslSession> sessions;  // newest first
-  };
-  mutable std::mutex mutex;
-  std::list<Peer> peers;  // most recently used first
-  std::unordered_map<std::string, std::list<Peer>::iterator> index;
-  std::size_t size = 0;
-  Stats stats;
-
-  static std::string key_of(std::uint64_t context, std::string_view host, std::uint16_t port) {
-    std::string key = std::to_string(context);
-    key += '/';
-    key += std::to_string(port);
-    key += '/';
-    key += host;
-    return key;
-  }
-
-  // Drops the least recently used peer (the lock held).
-  void evict_last() {
-    Peer& last = peers.back();
-    size -= last.sessions.size();
-    stats.evicted += last.sessions.size();
-    index.erase(last.key);
-    peers.pop_back();
-  }
-
-  void erase(std::list<Peer>::iterator it) {
-    size -= it->sessions.size();
-    index.erase(it->key);
-    peers.erase(it);
-  }
-};
 
 ClientSessionCache::ClientSessionCache(std::size_t max_peers, std::size_t max_sessions_per_peer)
     : max_peers_(std::max<std::size_t>(max_peers, 1)),
@@ -136,26 +98,8 @@ struct SessionCacheAccess {
   // oldest past the per-peer limit and the least recently used peer past max_peers.
   static void put(ClientSessionCache& cache, std::uint64_t context, std::string_view host,
                   std::uint16_t port, SslSession session) {
-    ClientSessionCache::Impl& c = *cache.impl_;
-    std::string key = ClientSessionCache::Impl::key_of(context, host, port);
-    const std::lock_guard lock(c.mutex);
-    auto found = c.index.find(key);
-    if (found == c.index.end()) {
-      if (c.peers.size() >= cache.max_peers_) c.evict_last();
-      c.peers.push_front(ClientSessionCache::Impl::Peer{context, port, std::string(host), key, {}});
-      found = c.index.emplace(std::move(key), c.peers.begin()).first;
-    } else {
-      c.peers.splice(c.peers.begin(), c.peers, found->second);  // now the most recent
-    }
-    std::deque<SslSession>& list = found->second->sessions;
-    list.push_front(std::move(session));
-    ++c.size;
-    ++c.stats.stored;
-    while (list.size() > cache.max_per_peer_) {
-      list.pop_back();
-      --c.size;
-      ++c.stats.evicted;
-    }
+    cache.impl_->put(context, host, port, std::move(session), cache.max_peers_,
+                     cache.max_per_peer_);
   }
 
   // Returns the newest session filed under (context, host, port) that is still

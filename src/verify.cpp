@@ -15,12 +15,18 @@
 #include <openssl/rand.h>
 #include <openssl/x509_vfy.h>
 
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <ctime>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -260,6 +266,234 @@ void bind(SSL* ssl, std::uint64_t generation) noexcept {
   }
   ERR_pop_to_mark();
 }
+
+}  // namespace
+
+Result<void> bind_session(SSL* ssl, SSL_SESSION* session, const char* what) {
+  Tag tag;
+  if (!binding_tag(ssl, current_generation(ssl), tag)) return failure(what);
+  return check_positive(SSL_SESSION_set1_id_context(session, tag.data(), kTagSize), what);
+}
+
+// ------------------------------------------------------------------ fingerprint
+//
+// What a persisted session is bound to across processes (the binding above is keyed
+// per process and per context): a SHA-256 over a labelled, length-prefixed encoding of
+// every setting the client's verification reads.
+
+Result<StoreDigests> store_digests(X509_STORE* store, const char* what) {
+#if OPENSSL_VERSION_NUMBER >= 0x30300000L
+  // get1: a snapshot of the objects, each up-referenced, taken under the store's lock.
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get1_objects(store);
+  if (objects == nullptr) return failure(what);
+  struct Free {
+    void operator()(STACK_OF(X509_OBJECT) * s) const {
+      sk_X509_OBJECT_pop_free(s, X509_OBJECT_free);
+    }
+  };
+  const std::unique_ptr<STACK_OF(X509_OBJECT), Free> owned(objects);
+#else
+  // get0: the store's own list, read under its lock (lookup directories add to it).
+  if (X509_STORE_lock(store) != 1) return failure(what);
+  struct Unlock {
+    void operator()(X509_STORE* s) const { X509_STORE_unlock(s); }
+  };
+  const std::unique_ptr<X509_STORE, Unlock> locked(store);
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
+#endif
+  StoreDigests out;
+  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+    X509_OBJECT* object = sk_X509_OBJECT_value(objects, i);
+    unsigned int len = 0;
+    if (::X509* cert = X509_OBJECT_get0_X509(object); cert != nullptr) {
+      if (X509_digest(cert, EVP_sha256(), out.certs.emplace_back().data(), &len) != 1) {
+        return failure(what);
+      }
+    } else if (::X509_CRL* crl = X509_OBJECT_get0_X509_CRL(object); crl != nullptr) {
+      if (X509_CRL_digest(crl, EVP_sha256(), out.crls.emplace_back().data(), &len) != 1) {
+        return failure(what);
+      }
+    }
+  }
+  std::sort(out.certs.begin(), out.certs.end());
+  std::sort(out.crls.begin(), out.crls.end());
+  return out;
+}
+
+namespace {
+
+// The input of the fingerprint: numbers as 8 little-endian bytes, byte strings and lists
+// prefixed with their length, so no two configurations encode alike.
+class FingerprintInput {
+ public:
+  void number(std::uint64_t v) {
+    for (int i = 0; i < 8; ++i)
+      bytes_.push_back(static_cast<unsigned char>(v >> (8 * i)));
+  }
+  void text(std::string_view t) {
+    number(t.size());
+    bytes_.insert(bytes_.end(), t.begin(), t.end());
+  }
+  void digests(std::vector<Sha256> list) {
+    std::sort(list.begin(), list.end());
+    list.erase(std::unique(list.begin(), list.end()), list.end());
+    number(list.size());
+    for (const Sha256& d : list)
+      bytes_.insert(bytes_.end(), d.begin(), d.end());
+  }
+  // Adds a trust location by name: absent, or its size and modification time (a
+  // directory: the same for each entry, by name). Reads no contents: a location that
+  // changed gives another fingerprint, which costs a full handshake, never a failure.
+  void location(const std::string& path) {
+    text(path);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      number(0);
+      return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      number(1);
+      file_times(st);
+      return;
+    }
+    number(2);
+    std::vector<std::string> names;
+    if (DIR* dir = ::opendir(path.c_str()); dir != nullptr) {
+      while (const dirent* entry = ::readdir(dir)) {
+        if (entry->d_name[0] != '.') names.emplace_back(entry->d_name);
+      }
+      ::closedir(dir);
+    }
+    std::sort(names.begin(), names.end());
+    number(names.size());
+    for (const std::string& name : names) {
+      text(name);
+      std::string file = path;
+      file += '/';
+      file += name;
+      struct stat entry {};
+      if (::stat(file.c_str(), &entry) == 0) {  // follows the hash links
+        file_times(entry);
+      } else {
+        number(0);
+      }
+    }
+  }
+  [[nodiscard]] Result<Sha256> finish(const char* what) const {
+    Sha256 out{};
+    unsigned int len = 0;
+    if (EVP_Digest(bytes_.data(), bytes_.size(), out.data(), &len, EVP_sha256(), nullptr) != 1) {
+      return failure(what);
+    }
+    return out;
+  }
+
+ private:
+  void file_times(const struct stat& st) {
+    number(static_cast<std::uint64_t>(st.st_size));
+    number(static_cast<std::uint64_t>(st.st_mtim.tv_sec));
+    number(static_cast<std::uint64_t>(st.st_mtim.tv_nsec));
+  }
+  std::vector<unsigned char> bytes_;
+};
+
+// Returns the trust location named by environment variable `env` (OpenSSL reads it
+// first) or the compiled-in `fallback`, split at ':' as OpenSSL splits directories.
+std::vector<std::string> locations(const char* env, const char* fallback) {
+  const char* value = std::getenv(env);
+  const std::string all = value != nullptr ? value : fallback;
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t at = all.find(':', start);
+    out.push_back(all.substr(start, at - start));
+    if (at == std::string::npos) return out;
+    start = at + 1;
+  }
+}
+
+}  // namespace
+
+Result<Sha256> verification_fingerprint(SSL_CTX* ctx, std::string_view hook_label,
+                                        const char* what) {
+  CtxState* state = find_ctx_state(ctx);
+  if (state == nullptr || !owns_verify_slot(ctx)) {
+    return ErrorStack::message(
+        std::string(what) +
+        ": ossl does not own this context's verification (a context adopted from raw code, "
+        "or one whose verify callback was replaced): its sessions carry no binding to persist");
+  }
+  FingerprintInput in;
+  in.text("ossl client session verification v1");
+  const X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx);  // get0: the context's
+  in.number(static_cast<std::uint64_t>(SSL_CTX_get_verify_mode(ctx)));
+  in.number(static_cast<std::uint64_t>(X509_VERIFY_PARAM_get_depth(param)));
+  in.number(X509_VERIFY_PARAM_get_flags(param));
+  in.number(X509_VERIFY_PARAM_get_inh_flags(param));
+  in.number(X509_VERIFY_PARAM_get_hostflags(param));
+  in.number(static_cast<std::uint64_t>(X509_VERIFY_PARAM_get_auth_level(param)));
+  in.number(static_cast<std::uint64_t>(SSL_CTX_get_security_level(ctx)));
+
+  const std::shared_ptr<const VerifyPolicy> policy = state->verify.load();
+  in.number(policy ? 1 : 0);
+  if (policy) {
+    in.number(policy->require_host);
+    in.number(policy->match_subject_cn);
+    in.number(policy->refuse_ca_leaf);
+    in.number(static_cast<std::uint64_t>(policy->ocsp));
+    std::vector<Sha256> pins;
+    for (const SpkiPin& pin : policy->pins) {
+      std::memcpy(pins.emplace_back().data(), pin.digest().data(), pin.digest().size());
+    }
+    in.digests(std::move(pins));
+    std::vector<Sha256> crls;
+    for (const X509Crl& crl : policy->crls) {
+      unsigned int len = 0;
+      if (X509_CRL_digest(crl.native_handle(), EVP_sha256(), crls.emplace_back().data(), &len) !=
+          1) {
+        return failure(what);
+      }
+    }
+    in.digests(std::move(crls));
+    in.number(policy->hook ? 1 : 0);
+    if (policy->hook) {
+      if (hook_label.empty()) {
+        return ErrorStack::message(
+            std::string(what) +
+            ": the context verifies peers with a hook, whose checks ossl cannot fingerprint; "
+            "give a label naming the hook's version (change it whenever the hook's checks "
+            "change), so sessions never outlive the checks they passed");
+      }
+      in.text(hook_label);
+    }
+  }
+
+  CtxState::TrustRecord trust;
+  {
+    const std::lock_guard lock(state->update_mutex);
+    trust = state->trust;
+  }
+  in.number(trust.system ? 1 : 0);
+  if (trust.system) {
+    for (const std::string& dir :
+         locations(X509_get_default_cert_dir_env(), X509_get_default_cert_dir())) {
+      in.location(dir);
+    }
+    for (const std::string& file :
+         locations(X509_get_default_cert_file_env(), X509_get_default_cert_file())) {
+      in.location(file);
+    }
+    in.digests(std::move(trust.added));
+  } else {
+    auto store = store_digests(SSL_CTX_get_cert_store(ctx), what);  // get0: the context's
+    if (!store) return std::move(store).error();
+    in.digests(std::move(store->certs));
+    in.digests(std::move(store->crls));
+  }
+  return in.finish(what);
+}
+
+namespace {
 
 // ------------------------------------------------------------------ the checks
 //

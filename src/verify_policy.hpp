@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ossl::detail {
@@ -114,6 +115,36 @@ struct Refusal {
 /// verification failed).
 [[nodiscard]] Result<void> check_session_binding(SSL* ssl, const SSL_SESSION* session,
                                                  const char* what);
+
+/// A SHA-256 digest.
+using Sha256 = std::array<unsigned char, 32>;
+
+/// The SHA-256 digests of the certificates and of the CRLs a trust store holds, each
+/// list sorted. A snapshot: stores with lookup directories gain certificates as
+/// verifications load them. (X509_STORE_get1_objects on 3.3+, else get0; X509_digest,
+/// X509_CRL_digest)
+struct StoreDigests {
+  std::vector<Sha256> certs;
+  std::vector<Sha256> crls;
+};
+[[nodiscard]] Result<StoreDigests> store_digests(X509_STORE* store, const char* what);
+
+/// Returns a SHA-256 over everything a client context's verification depends on, the
+/// same in any process for contexts configured alike: the verify mode and parameters
+/// (depth, flags, host flags, authentication level), the security level, ossl's policy
+/// (host rule, CN and CA-leaf switches, pins, CRLs, OCSP policy, and `hook_label` for a
+/// verification hook, which cannot be fingerprinted: a context with a hook and an empty
+/// label is refused), and the trust (the store's certificates and CRLs; for the system's
+/// trust locations, their names, sizes and modification times plus what the context's
+/// setters added). Fails when ossl does not own the context's verification.
+[[nodiscard]] Result<Sha256> verification_fingerprint(SSL_CTX* ctx, std::string_view hook_label,
+                                                      const char* what);
+
+/// Binds `session` to what `ssl` verifies now (its context, current policy generation,
+/// mode, host and host flags), as a handshake verified by `ssl` would have: for a
+/// session read back from storage whose verification fingerprint matched.
+/// (SSL_SESSION_set1_id_context)
+[[nodiscard]] Result<void> bind_session(SSL* ssl, SSL_SESSION* session, const char* what);
 
 /// Called before a handshake whose connection was offered a session through
 /// Ssl::set_session(), with the thread's error queue empty: when the host, mode or

@@ -14,6 +14,7 @@
 #include <ossl/ossl.hpp>
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -241,7 +242,12 @@ const std::string kGet = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close
 
 // ======================================================= ossl client -> peer servers
 
-TEST_CASE("the example clients download from openssl s_server, gnutls-serv and nginx, and resume") {
+namespace {
+
+// Runs `check(peer, version, server, client)` for each peer server, started once per TLS
+// version, and each example client.
+template <class Check>
+void each_peer_and_client(Check&& check) {
   for (const auto& peer : kPeers) {
     for (TlsVersion v : kVersions) {
       CAPTURE(std::string(peer.name));
@@ -249,20 +255,65 @@ TEST_CASE("the example clients download from openssl s_server, gnutls-serv and n
       PeerServer server = peer.start(v);
       for (const std::string& client : example_clients()) {
         CAPTURE(client);
-        RunResult r =
-            example_client(client, server.port,
-                           {"--cafile", files().ca, "--alpn", "http/1.1",
-                            v == TlsVersion::Tls12 ? "--tls1.2" : "--tls1.3", "--resume"});
-        CHECK_MESSAGE(r.status == 0, r.output);
-        CHECK_MESSAGE(r.output.find(peer.body) != std::string::npos, r.output);
-        CHECK_MESSAGE(r.output.find("version : "s + version_name(v)) != std::string::npos,
-                      r.output);
-        CHECK_MESSAGE(r.output.find("alpn    : http/1.1") != std::string::npos, r.output);
-        CHECK_MESSAGE(r.output.find("verify  : ok") != std::string::npos, r.output);
-        CHECK_MESSAGE(r.output.find("resumed : yes") != std::string::npos, r.output);
+        check(peer, v, server, client);
       }
     }
   }
+}
+
+}  // namespace
+
+TEST_CASE("the example clients download from openssl s_server, gnutls-serv and nginx, and resume") {
+  each_peer_and_client([](const auto& peer, TlsVersion v, const PeerServer& server,
+                          const std::string& client) {
+    RunResult r = example_client(client, server.port,
+                                 {"--cafile", files().ca, "--alpn", "http/1.1",
+                                  v == TlsVersion::Tls12 ? "--tls1.2" : "--tls1.3", "--resume"});
+    CHECK_MESSAGE(r.status == 0, r.output);
+    CHECK_MESSAGE(r.output.find(peer.body) != std::string::npos, r.output);
+    CHECK_MESSAGE(r.output.find("version : "s + version_name(v)) != std::string::npos, r.output);
+    CHECK_MESSAGE(r.output.find("alpn    : http/1.1") != std::string::npos, r.output);
+    CHECK_MESSAGE(r.output.find("verify  : ok") != std::string::npos, r.output);
+    CHECK_MESSAGE(r.output.find("resumed : yes") != std::string::npos, r.output);
+  });
+}
+
+TEST_CASE("the example clients' --session-file resumes in the next run, against each peer") {
+  const std::string root_pin = SpkiPin::of(pki().root.cert()).value().to_base64();
+  each_peer_and_client([&](const auto& peer, TlsVersion v, const PeerServer& server,
+                           const std::string& client) {
+    TempDir dir;
+    const std::string file = dir.path("sessions");
+    const std::vector<std::string> args = {"--cafile", files().ca,
+                                           v == TlsVersion::Tls12 ? "--tls1.2" : "--tls1.3",
+                                           "--session-file", file};
+    RunResult first = example_client(client, server.port, args);
+    REQUIRE_MESSAGE(first.status == 0, first.output);
+    CHECK_MESSAGE(first.output.find("no saved sessions in " + file) != std::string::npos,
+                  first.output);
+    CHECK_MESSAGE(first.output.find("resumed : no") != std::string::npos, first.output);
+    CHECK_MESSAGE(first.output.find("saved ") != std::string::npos, first.output);
+    struct stat st {};
+    REQUIRE(::stat(file.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+
+    // A new process: the sessions come from the file and the handshake resumes.
+    RunResult second = example_client(client, server.port, args);
+    REQUIRE_MESSAGE(second.status == 0, second.output);
+    CHECK_MESSAGE(second.output.find("loaded ") != std::string::npos, second.output);
+    CHECK_MESSAGE(second.output.find("resumed : yes") != std::string::npos, second.output);
+    CHECK_MESSAGE(second.output.find(peer.body) != std::string::npos, second.output);
+
+    // Another trust configuration: the saved sessions are not used.
+    RunResult pinned =
+        example_client(client, server.port,
+                       {"--cafile", files().ca, v == TlsVersion::Tls12 ? "--tls1.2" : "--tls1.3",
+                        "--session-file", file, "--pin", root_pin});
+    REQUIRE_MESSAGE(pinned.status == 0, pinned.output);
+    CHECK_MESSAGE(pinned.output.find("verification settings changed") != std::string::npos,
+                  pinned.output);
+    CHECK_MESSAGE(pinned.output.find("resumed : no") != std::string::npos, pinned.output);
+  });
 }
 
 TEST_CASE("ossl client agrees on ALPN with each peer server") {

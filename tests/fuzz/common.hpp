@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <span>
 
 namespace fuzz {
@@ -45,6 +46,27 @@ inline const World& world() {
                      std::move(lax)};
   }();
   return *w;
+}
+
+/// A client context like World::client_ctx that feeds a ClientSessionCache: the
+/// session_file target loads into it, make_corpus saves from one.
+struct CachedClient {
+  std::shared_ptr<ossl::ClientSessionCache> cache;
+  ossl::SslCtx ctx;
+};
+
+inline CachedClient& cached_client() {
+  static CachedClient* c = [] {
+    auto cache = std::make_shared<ossl::ClientSessionCache>(8, 4);
+    auto ctx = ossl::SslCtxBuilder<ossl::Client>::create()
+                   .ca_cert(world().root.cert())
+                   .alpn_protos_list({"h2", "http/1.1"})
+                   .client_session_cache(cache)
+                   .build()
+                   .value();
+    return new CachedClient{std::move(cache), std::move(ctx)};
+  }();
+  return *c;
 }
 
 inline std::span<const std::byte> bytes(const std::uint8_t* data, std::size_t size) {

@@ -1,6 +1,7 @@
 // Writes seed inputs for the fuzz targets into DIR/<target>/: certificates, keys in
-// every mode, sessions, and recorded handshake flights (a ClientHello and a server's
-// first flight, TLS 1.2 and 1.3). Generated at fuzz time, so no key is checked in.
+// every mode, sessions (alone and saved from a client cache), and recorded handshake flights (a
+// ClientHello and a server's first flight, TLS 1.2 and 1.3). Generated at fuzz time, so no key is
+// checked in.
 #include "common.hpp"
 
 #include <filesystem>
@@ -105,7 +106,7 @@ int main(int argc, char** argv) {
     const std::string tag = v == ossl::TlsVersion::Tls12 ? "tls12" : "tls13";
     record_flights(v, tag);
     // A real session of each version.
-    auto c = w.client_ctx.new_ssl_for_host("localhost").value();
+    auto c = fuzz::cached_client().ctx.new_ssl_for_host("localhost", 443).value();
     auto s = w.server_ctx.new_ssl().value();
     auto bios = ossl::Bio::new_bio_pair().value();
     (void)c.set_max_proto_version(v);
@@ -119,6 +120,9 @@ int main(int argc, char** argv) {
     std::byte b[1];
     (void)c.read(b);
     if (auto session = c.get1_session()) seed("session", tag, bytes_of(session->to_der().value()));
+    // The cache the new-session callback filled, saved (session_file).
+    const fuzz::CachedClient& cached = fuzz::cached_client();
+    seed("session_file", tag, bytes_of(cached.cache->export_sessions(cached.ctx).value()));
   }
   // Engine sequences: a handshake and an exchange moved whole, then one cut small.
   // Each op byte is (op | side << 3); see fuzz_engine.cpp.
