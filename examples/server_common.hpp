@@ -21,7 +21,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -49,14 +48,6 @@ extern const char* const g_program;
 struct LoadError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-inline std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw LoadError("cannot read " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 struct SniOption {
   std::string name, cert, key;
@@ -148,14 +139,14 @@ inline ossl::testing::Identity load_identity(
     return *generated;
   }
   {
-    auto certs = ossl::X509::stack_from_pem(read_file(o.cert));
+    auto certs = ossl::X509::stack_from_pem_file(o.cert);
     if (!certs) throw LoadError("--cert " + o.cert + ": " + certs.error().to_string());
-    auto key = ossl::Pkey<ossl::Private>::from_pem(read_file(o.key));
+    auto key = ossl::Pkey<ossl::Private>::from_pem_file(o.key);
     if (!key) throw LoadError("--key " + o.key + ": " + key.error().to_string());
     ossl::testing::Identity id{(*certs)[0], std::move(*key), {}};
     id.chain.assign(certs->begin() + 1, certs->end());  // a PEM file may carry the chain too
     if (!o.chain.empty()) {
-      auto chain = ossl::X509::stack_from_pem(read_file(o.chain));
+      auto chain = ossl::X509::stack_from_pem_file(o.chain);
       if (!chain) throw LoadError("--chain " + o.chain + ": " + chain.error().to_string());
       id.chain.insert(id.chain.end(), chain->begin(), chain->end());
     }
@@ -258,9 +249,9 @@ inline ossl::SslCtx make_context(const Options& o, const ossl::testing::Identity
   }
   if (!o.client_ca.empty()) b.client_ca_file(o.client_ca).verify_client(true);
   for (const SniOption& s : o.sni) {
-    auto certs = ossl::X509::stack_from_pem(read_file(s.cert));
+    auto certs = ossl::X509::stack_from_pem_file(s.cert);
     if (!certs) throw LoadError("--sni " + s.cert + ": " + certs.error().to_string());
-    auto key = ossl::Pkey<ossl::Private>::from_pem(read_file(s.key));
+    auto key = ossl::Pkey<ossl::Private>::from_pem_file(s.key);
     if (!key) throw LoadError("--sni " + s.key + ": " + key.error().to_string());
     const std::vector<ossl::X509> chain(certs->begin() + 1, certs->end());
     b.sni_certificate(s.name, (*certs)[0], *key, chain);

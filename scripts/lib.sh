@@ -60,7 +60,7 @@ run_suites() {
     if [ -n "${OSSL_ONLY:-}" ]; then
       case " $OSSL_ONLY " in *" $(basename "$exe") "*) ;; *) continue ;; esac
     fi
-    local rc=0
+    local rc=0 began=$SECONDS
     timeout 900 "$@" "$exe" >"$log" 2>&1 || rc=$?
     if [ "$rc" -ne 0 ]; then
       echo "---- $label: $(basename "$exe") exited with $rc; its output:" >&2
@@ -77,6 +77,10 @@ run_suites() {
     # A non-zero exit after a clean summary is a failure found at exit (a leak report,
     # a valgrind error): count it as one failed case.
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    # OSSL_SUITE_LINES=1: a line per suite as it ends (scripts/test, for a person waiting).
+    if [ -n "${OSSL_SUITE_LINES:-}" ]; then
+      echo "  $(basename "$exe"): $p passed, $f failed ($((SECONDS - began)) s)" >&2
+    fi
     passed=$((passed + p))
     failed=$((failed + f))
   done

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -271,6 +272,49 @@ SslCtxBuilder<R>& SslCtxBuilder<R>::identity_pkcs12(std::span<const std::byte> d
       if (auto r = ctx_.add_chain_cert(c); !r) return r;
     }
     has_cert_ = true;
+    has_key_ = true;
+    return {};
+  });
+}
+
+template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::certificate_chain_file(std::string_view path) & {
+  return step("certificate_chain_file", [&]() -> Result<void> {
+    auto certs = X509::stack_from_pem_file(path);
+    if (!certs) return std::move(certs).error();
+    if (auto r = ctx_.use_certificate(certs->front()); !r) return r;
+    if (auto r = detail::check_positive(detail::ctx_clear_chain_certs(ctx_.native_handle()),
+                                        "SSL_CTX_clear_chain_certs");
+        !r) {
+      return r;
+    }
+    for (std::size_t i = 1; i < certs->size(); ++i) {
+      if (auto r = ctx_.add_chain_cert((*certs)[i]); !r) return r;
+    }
+    has_cert_ = true;
+    return {};
+  });
+}
+
+template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::private_key_file(std::string_view path) & {
+  return private_key_file_impl(path, std::nullopt);
+}
+
+template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::private_key_file(std::string_view path,
+                                                     std::string_view passphrase) & {
+  return private_key_file_impl(path, passphrase);
+}
+
+template <Role R>
+SslCtxBuilder<R>& SslCtxBuilder<R>::private_key_file_impl(
+    std::string_view path, std::optional<std::string_view> passphrase) {
+  return step("private_key_file", [&]() -> Result<void> {
+    auto key = passphrase ? Pkey<Private>::from_pem_file(path, *passphrase)
+                          : Pkey<Private>::from_pem_file(path);
+    if (!key) return std::move(key).error();
+    if (auto r = ctx_.use_private_key(*key); !r) return r;
     has_key_ = true;
     return {};
   });

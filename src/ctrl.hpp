@@ -35,6 +35,10 @@ inline long ctx_set1_groups_list(SSL_CTX* ctx, const char* list) noexcept {
 inline long ctx_add1_chain_cert(SSL_CTX* ctx, ::X509* cert) noexcept {
   return SSL_CTX_ctrl(ctx, SSL_CTRL_CHAIN_CERT, 1, cert);
 }
+/// SSL_CTX_clear_chain_certs: drops the chain certificates (SSL_CTX_set0_chain(ctx, NULL)).
+inline long ctx_clear_chain_certs(SSL_CTX* ctx) noexcept {
+  return SSL_CTX_ctrl(ctx, SSL_CTRL_CHAIN, 0, nullptr);
+}
 /// SSL_CTX_get0_chain_certs: *chain is the context's own stack (get0), or null.
 inline long ctx_get0_chain_certs(SSL_CTX* ctx, STACK_OF(X509) * *chain) noexcept {
   return SSL_CTX_ctrl(ctx, SSL_CTRL_GET_CHAIN_CERTS, 0, chain);

@@ -199,6 +199,17 @@ Result<T*> d2i_exact(D2i d2i, Free free, std::span<const std::byte> in, std::str
 [[nodiscard]] Result<std::vector<std::byte>> read_whole_file(std::string_view path,
                                                              const char* what);
 
+/// Returns the labels of the PEM blocks in `text`, in order ("CERTIFICATE", "PRIVATE
+/// KEY", ...: what follows "-----BEGIN "). Defined in src/x509.cpp.
+[[nodiscard]] std::vector<std::string> pem_labels(std::span<const std::byte> text);
+
+/// Says what a file holds when it lacks `wanted` ("a certificate"), from its PEM labels:
+/// "holds a PRIVATE KEY block, not a certificate", "holds 2 PEM blocks (CERTIFICATE,
+/// CERTIFICATE), not a private key", or "holds no PEM block (DER? ...)". Defined in
+/// src/x509.cpp.
+[[nodiscard]] std::string holds_instead(const std::vector<std::string>& labels,
+                                        std::string_view wanted);
+
 /// Reads every PEM block of one kind from `pem`, in order: `read(bio)` returns the next
 /// object (null at the end or on an error) and `take(raw)` wraps it into T. PEM's "no
 /// start line" after at least one object is the normal end (its record is popped, never

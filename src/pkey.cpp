@@ -3,11 +3,15 @@
 #include "internal.hpp"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <cstring>
+#include <string>
+#include <vector>
 
 namespace ossl {
 
@@ -61,7 +65,8 @@ bool has_private_component(const EVP_PKEY* p) noexcept {
 }  // namespace
 
 template <KeyKind K>
-Result<EVP_PKEY*> read_pem(std::span<const std::byte> pem, Passphrase* pass, const char* what) {
+Result<EVP_PKEY*> read_pem(std::span<const std::byte> pem, Passphrase* pass, const char* what,
+                           const char* encrypted_hint = "use from_pem_passphrase()") {
   auto bio = detail::input_bio(pem, what);
   if (!bio) return std::move(bio).error();
   EVP_PKEY* key = nullptr;
@@ -75,8 +80,9 @@ Result<EVP_PKEY*> read_pem(std::span<const std::byte> pem, Passphrase* pass, con
   if (pass != nullptr && pass->too_long) {
     why += ": passphrase longer than OpenSSL's PEM limit";
   } else if (HasPrivate<K> && looks_encrypted(pem)) {
-    why += pass != nullptr && pass->given ? ": could not decrypt the key (wrong passphrase?)"
-                                          : ": the key is encrypted; use from_pem_passphrase()";
+    why += pass != nullptr && pass->given
+               ? ": could not decrypt the key (wrong passphrase?)"
+               : std::string(": the key is encrypted; ") + encrypted_hint;
   } else {
     why += HasPrivate<K> ? ": no PEM private key found" : ": no PEM public key found";
   }
@@ -132,6 +138,51 @@ Result<Pkey<K>> Pkey<K>::from_pem_passphrase(std::string_view pem,
                                              std::string_view passphrase) requires HasPrivate<K> {
   Passphrase pass{passphrase, true, false};
   auto key = read_pem<K>(detail::as_bytes(pem), &pass, "Pkey<Private>::from_pem_passphrase");
+  if (!key) return std::move(key).error();
+  return Pkey(*key);
+}
+
+namespace {
+
+// Reads the key file at `path` for `what` ("Pkey<Private>::from_pem_file") with `pass`.
+// A file without a block of the key's kind is refused saying what it holds instead.
+template <KeyKind K>
+Result<EVP_PKEY*> read_pem_file(std::string_view path, Passphrase* pass, const char* what) {
+  auto bytes = detail::read_whole_file(path, what);
+  if (!bytes) return std::move(bytes).error();
+  const std::string where = std::string(what) + ": \"" + std::string(path) + "\"";
+  const std::vector<std::string> labels = detail::pem_labels(*bytes);
+  const bool has_kind = std::any_of(labels.begin(), labels.end(), [](const std::string& l) {
+    return HasPrivate<K> ? l.ends_with("PRIVATE KEY") : l == "PUBLIC KEY";
+  });
+  Result<EVP_PKEY*> key =
+      has_kind
+          ? read_pem<K>(*bytes, pass, where.c_str(),
+                        "give its passphrase: from_pem_file(path, passphrase), or the "
+                        "builder's private_key_file(path, passphrase)")
+          : Result<EVP_PKEY*>(ErrorStack::message(
+                where + " " +
+                detail::holds_instead(labels, HasPrivate<K> ? "a private key" : "a public key")));
+  OPENSSL_cleanse(bytes->data(), bytes->size());
+  return key;
+}
+
+}  // namespace
+
+template <KeyKind K>
+Result<Pkey<K>> Pkey<K>::from_pem_file(std::string_view path) {
+  Passphrase none;
+  auto key = read_pem_file<K>(
+      path, &none, HasPrivate<K> ? "Pkey<Private>::from_pem_file" : "Pkey<Public>::from_pem_file");
+  if (!key) return std::move(key).error();
+  return Pkey(*key);
+}
+
+template <KeyKind K>
+Result<Pkey<K>> Pkey<K>::from_pem_file(std::string_view path,
+                                       std::string_view passphrase) requires HasPrivate<K> {
+  Passphrase pass{passphrase, true, false};
+  auto key = read_pem_file<K>(path, &pass, "Pkey<Private>::from_pem_file");
   if (!key) return std::move(key).error();
   return Pkey(*key);
 }

@@ -9,6 +9,8 @@
 
 #include <cstdio>
 #include <ctime>
+#include <string>
+#include <vector>
 
 namespace ossl {
 
@@ -68,6 +70,37 @@ std::string subject_text(const ::X509* cert) {
   return name ? *name : std::string("?");
 }
 
+std::vector<std::string> pem_labels(std::span<const std::byte> text) {
+  const std::string_view t(reinterpret_cast<const char*>(text.data()), text.size());
+  constexpr std::string_view kBegin = "-----BEGIN ";
+  std::vector<std::string> out;
+  for (std::size_t at = t.find(kBegin); at != std::string_view::npos; at = t.find(kBegin, at + 1)) {
+    const std::size_t start = at + kBegin.size();
+    const std::size_t end = t.find("-----", start);
+    const std::size_t eol = t.find('\n', start);
+    if (end == std::string_view::npos || (eol != std::string_view::npos && eol < end)) continue;
+    out.emplace_back(t.substr(start, end - start));
+  }
+  return out;
+}
+
+std::string holds_instead(const std::vector<std::string>& labels, std::string_view wanted) {
+  if (labels.empty()) {
+    return "holds no PEM block (a DER file, or not a certificate or key file?), not " +
+           std::string(wanted);
+  }
+  if (labels.size() == 1) return "holds a " + labels[0] + " block, not " + std::string(wanted);
+  std::string text = "holds " + std::to_string(labels.size()) + " PEM blocks (";
+  for (std::size_t i = 0; i < labels.size() && i < 4; ++i) {
+    if (i != 0) text += ", ";
+    text += labels[i];
+  }
+  text += labels.size() > 4 ? ", ...)" : ")";
+  text += ", none ";
+  text += wanted;
+  return text;
+}
+
 }  // namespace detail
 
 Result<X509> X509::from_pem(std::string_view pem) {
@@ -81,6 +114,46 @@ Result<X509> X509::from_pem(std::span<const std::byte> pem) {
   if (!cert) return std::move(cert).error();
   detail::cache_extensions(*cert);
   return X509(*cert);
+}
+
+namespace {
+
+// Reads `path` for `what` ("X509::from_pem_file") and checks that it holds a
+// certificate block; errors name the path and what it holds instead.
+Result<std::vector<std::byte>> read_certificate_file(std::string_view path, const char* what) {
+  auto bytes = detail::read_whole_file(path, what);
+  if (!bytes) return bytes;
+  const std::vector<std::string> labels = detail::pem_labels(*bytes);
+  for (const std::string& label : labels) {
+    if (label == "CERTIFICATE" || label == "X509 CERTIFICATE") return bytes;
+  }
+  return ErrorStack::message(std::string(what) + ": \"" + std::string(path) + "\" " +
+                             detail::holds_instead(labels, "a certificate"));
+}
+
+std::string file_context(const char* what, std::string_view path) {
+  return std::string(what) + ": \"" + std::string(path) + "\"";
+}
+
+}  // namespace
+
+Result<X509> X509::from_pem_file(std::string_view path) {
+  static constexpr const char* what = "X509::from_pem_file";
+  auto bytes = read_certificate_file(path, what);
+  if (!bytes) return std::move(bytes).error();
+  auto cert = from_pem(*bytes);
+  if (!cert) return std::move(cert).error().with_context(file_context(what, path));
+  return cert;
+}
+
+Result<std::vector<X509>> X509::stack_from_pem_file(std::string_view path) {
+  static constexpr const char* what = "X509::stack_from_pem_file";
+  auto bytes = read_certificate_file(path, what);
+  if (!bytes) return std::move(bytes).error();
+  auto certs =
+      stack_from_pem(std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
+  if (!certs) return std::move(certs).error().with_context(file_context(what, path));
+  return certs;
 }
 
 Result<X509> X509::from_der(std::span<const std::byte> der) {

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -392,6 +393,36 @@ TEST_CASE("client certificates: required/requested x present/absent") {
   }
 }
 
+namespace {
+
+// Builds a server that requires a client certificate and a client, each given its
+// identity by `server_identity` / `client_identity` (both trust only the root), and
+// checks that they complete a handshake of version `v` in which each side's chain went
+// on the wire: the client verified leaf <- intermediate <- root, and the server saw the
+// client's certificate.
+void check_identities(TlsVersion v, const std::function<void(ServerB&)>& server_identity,
+                      const std::function<void(ClientB&)>& client_identity) {
+  const Pki& p = pki();
+  ServerB sb = ServerB::create();
+  sb.min_proto_version(v).max_proto_version(v);
+  server_identity(sb);
+  auto server = std::move(sb).verify_client(true).client_ca_cert(p.root.cert()).build();
+  REQUIRE_MESSAGE(server.has_value(), server.error().to_string());
+  ClientB cb = client_builder(v);
+  client_identity(cb);
+  auto client = std::move(cb).build();
+  REQUIRE_MESSAGE(client.has_value(), client.error().to_string());
+  Attempt o = handshake(*client, *server);
+  REQUIRE_MESSAGE(o.outcome.ok, o.outcome.describe());
+  CHECK(o.pair.client.verify_result().ok());
+  CHECK(o.pair.client.peer_certificate().value().to_der().value() ==
+        p.server.cert.to_der().value());
+  CHECK(o.pair.server.peer_certificate().value().to_der().value() ==
+        p.client.cert.to_der().value());
+}
+
+}  // namespace
+
 TEST_CASE("identity_pkcs12: server and client identities from PKCS#12 archives") {
   const Pki& p = pki();
   auto server_p12 =
@@ -402,26 +433,101 @@ TEST_CASE("identity_pkcs12: server and client identities from PKCS#12 archives")
   REQUIRE(client_p12.has_value());
   for (TlsVersion v : kVersions) {
     CAPTURE(to_string(v));
-    auto server = ServerB::create()
-                      .min_proto_version(v)
-                      .max_proto_version(v)
-                      .identity_pkcs12(*server_p12, "server pw")
-                      .verify_client(true)
-                      .client_ca_cert(p.root.cert())
-                      .build();
-    REQUIRE_MESSAGE(server.has_value(), server.error().to_string());
-    auto client = client_builder(v).identity_pkcs12(*client_p12, "client pw").build();
-    REQUIRE_MESSAGE(client.has_value(), client.error().to_string());
-    Attempt o = handshake(*client, *server);
-    REQUIRE_MESSAGE(o.outcome.ok, o.outcome.describe());
-    // The chain from the archive went on the wire: the client verified leaf <- intermediate
-    // <- root, and the server saw the client's certificate.
-    CHECK(o.pair.client.verify_result().ok());
-    CHECK(o.pair.client.peer_certificate().value().to_der().value() ==
-          p.server.cert.to_der().value());
-    CHECK(o.pair.server.peer_certificate().value().to_der().value() ==
-          p.client.cert.to_der().value());
+    check_identities(
+        v, [&](ServerB& b) { b.identity_pkcs12(*server_p12, "server pw"); },
+        [&](ClientB& b) { b.identity_pkcs12(*client_p12, "client pw"); });
   }
+}
+
+TEST_CASE("identities from PEM files: fullchain and key, combined, encrypted, for both roles") {
+  const Pki& p = pki();
+  TempDir dir;
+  auto pem = [](const auto& object) { return object.to_pem().value(); };
+  const std::string server_chain =
+      dir.write("server-fullchain.pem", pem(p.server.cert) + pem(p.intermediate.cert()));
+  const std::string server_key = dir.write("server.key", pem(p.server.key));
+  const std::string combined = dir.write(
+      "server-combined.pem", pem(p.server.key) + pem(p.server.cert) + pem(p.intermediate.cert()));
+  const std::string client_chain =
+      dir.write("client-fullchain.pem", pem(p.client.cert) + pem(p.intermediate.cert()));
+  const std::string client_key =
+      dir.write("client.key", p.client.key.to_pem_encrypted("client pw").value());
+  struct Case {
+    std::string name;
+    std::string chain;
+    std::string key;
+  };
+  for (TlsVersion v : kVersions) {
+    for (const Case& c : {Case{"separate files", server_chain, server_key},
+                          Case{"one combined file", combined, combined}}) {
+      CAPTURE(to_string(v));
+      CAPTURE(c.name);
+      // Both sides trust only the root: the intermediates must come from the files.
+      check_identities(
+          v, [&](ServerB& b) { b.certificate_chain_file(c.chain).private_key_file(c.key); },
+          [&](ClientB& b) {
+            b.certificate_chain_file(client_chain).private_key_file(client_key, "client pw");
+          });
+    }
+  }
+}
+
+TEST_CASE("certificate_chain_file and private_key_file name the file and what it holds instead") {
+  const Pki& p = pki();
+  TempDir dir;
+  const std::string key = dir.write("server.key", p.server.key.to_pem().value());
+  const std::string cert = dir.write("server.pem", p.server.cert.to_pem().value());
+  const std::string encrypted =
+      dir.write("encrypted.key", p.server.key.to_pem_encrypted("pw").value());
+  const auto der = p.server.cert.to_der().value();
+  const std::string der_file =
+      dir.write("server.der", std::string(reinterpret_cast<const char*>(der.data()), der.size()));
+  const std::string other_key =
+      dir.write("other.key", Pkey<Private>::generate_ec(EcCurve::P256).value().to_pem().value());
+  struct Case {
+    std::string name;
+    std::function<void(ServerB&)> steps;
+    std::vector<std::string> says;
+  };
+  const std::string missing = dir.path("missing.pem");
+  const std::vector<Case> cases = {
+      {"a key where the chain goes",
+       [&](ServerB& b) { b.certificate_chain_file(key); },
+       {"certificate_chain_file", key, "holds a PRIVATE KEY block, not a certificate"}},
+      {"a certificate where the key goes",
+       [&](ServerB& b) { b.certificate_chain_file(cert).private_key_file(cert); },
+       {"private_key_file", cert, "holds a CERTIFICATE block, not a private key"}},
+      {"a DER certificate",
+       [&](ServerB& b) { b.certificate_chain_file(der_file); },
+       {"certificate_chain_file", der_file, "holds no PEM block"}},
+      {"a missing file",
+       [&](ServerB& b) { b.certificate_chain_file(missing); },
+       {"certificate_chain_file", missing, "No such file"}},
+      {"an encrypted key without its passphrase",
+       [&](ServerB& b) { b.certificate_chain_file(cert).private_key_file(encrypted); },
+       {"private_key_file", encrypted, "the key is encrypted; give its passphrase"}},
+      {"an encrypted key with a wrong passphrase",
+       [&](ServerB& b) { b.certificate_chain_file(cert).private_key_file(encrypted, "wrong"); },
+       {"private_key_file", encrypted, "wrong passphrase"}},
+      {"a key that does not match the certificate",
+       [&](ServerB& b) { b.certificate_chain_file(cert).private_key_file(other_key); },
+       {"private_key_file"}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    ServerB b = ServerB::create();
+    c.steps(b);
+    auto built = std::move(b).build();
+    REQUIRE_FALSE(built.has_value());
+    const std::string text = built.error().to_string();
+    for (const std::string& part : c.says) {
+      CHECK_MESSAGE(text.find(part) != std::string::npos, text);
+    }
+  }
+  // The passphrase overload reads the encrypted key.
+  auto ok =
+      ServerB::create().certificate_chain_file(cert).private_key_file(encrypted, "pw").build();
+  CHECK_MESSAGE(ok.has_value(), ok.error().to_string());
 }
 
 TEST_CASE("sni_certificate: a server presents the certificate for the name asked for") {

@@ -1,13 +1,16 @@
 #include <ossl/pkey.hpp>  // first: proves the header is self-contained
 
 #include "support/free_counter.hpp"
+#include "support/process.hpp"
 
 #include <doctest/doctest.h>
 #include <openssl/err.h>
 
 #include <string>
+#include <vector>
 
 using namespace ossl;
+using namespace ossl_test;
 using namespace std::literals;
 
 // HasPrivate gates signing steps at compile time.
@@ -156,4 +159,60 @@ TEST_CASE("a public key cannot become a Pkey<Private> through adopt or share") {
     CHECK(Pkey<Public>::share(k.native_handle()).has_value());
   }
   CHECK(Pkey<Public>::share(pub.native_handle()).has_value());
+}
+
+TEST_CASE(
+    "key files: plain, combined with a certificate, encrypted, and what a file holds instead") {
+  TempDir dir;
+  auto key = Pkey<Private>::generate_ec(EcCurve::P256).value();
+  const std::string key_pem = key.to_pem().value();
+  const std::string public_pem = key.public_key().value().to_pem().value();
+  const std::string plain = dir.write("plain.key", key_pem);
+  // A certificate-shaped block first, as in a combined PEM file: the key is still found.
+  const std::string combined = dir.write(
+      "combined.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n" + key_pem);
+  const std::string encrypted = dir.write("encrypted.key", key.to_pem_encrypted("pw").value());
+  const std::string pub = dir.write("public.pem", public_pem);
+
+  CHECK(Pkey<Private>::from_pem_file(plain).value().public_equals(key));
+  CHECK(Pkey<Private>::from_pem_file(combined).value().public_equals(key));
+  CHECK(Pkey<Private>::from_pem_file(encrypted, "pw").value().public_equals(key));
+  CHECK(Pkey<Private>::from_pem_file(plain, "unused").value().public_equals(key));
+  CHECK(Pkey<Public>::from_pem_file(pub).value().to_pem().value() == public_pem);
+
+  struct Case {
+    std::string name;
+    Result<Pkey<Private>> (*load)(const std::string&);
+    std::string path;
+    std::string says;
+  };
+  const auto no_pass = [](const std::string& p) { return Pkey<Private>::from_pem_file(p); };
+  const auto wrong_pass = [](const std::string& p) { return Pkey<Private>::from_pem_file(p, "x"); };
+  const std::vector<Case> cases = {
+      {"a missing file", no_pass, dir.path("missing.key"), "No such file"},
+      {"a certificate file", no_pass,
+       dir.write("cert.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+       "holds a CERTIFICATE block, not a private key"},
+      {"a public key", no_pass, pub, "holds a PUBLIC KEY block, not a private key"},
+      {"an encrypted key without a passphrase", no_pass, encrypted,
+       "the key is encrypted; give its passphrase: from_pem_file(path, passphrase)"},
+      {"an encrypted key with a wrong passphrase", wrong_pass, encrypted, "wrong passphrase"},
+      {"a damaged key", no_pass,
+       dir.write("damaged.key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
+       "no PEM private key found"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    auto loaded = c.load(c.path);
+    REQUIRE_FALSE(loaded.has_value());
+    const std::string text = loaded.error().to_string();
+    CHECK_MESSAGE(text.find("Pkey<Private>::from_pem_file") != std::string::npos, text);
+    CHECK_MESSAGE(text.find(c.path) != std::string::npos, text);
+    CHECK_MESSAGE(text.find(c.says) != std::string::npos, text);
+  }
+  auto private_as_public = Pkey<Public>::from_pem_file(plain);
+  REQUIRE_FALSE(private_as_public.has_value());
+  CHECK(private_as_public.error().to_string().find("holds a PRIVATE KEY block, not a public key") !=
+        std::string::npos);
+  CHECK(ERR_peek_error() == 0);
 }

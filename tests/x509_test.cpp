@@ -2,6 +2,7 @@
 
 #include "support/free_counter.hpp"
 #include "support/handshake.hpp"
+#include "support/process.hpp"
 
 #include <doctest/doctest.h>
 #include <openssl/err.h>
@@ -210,4 +211,58 @@ TEST_CASE("X509 copies share one certificate and free it once") {
   ossl::X509 empty;
   CHECK_FALSE(empty.to_pem().has_value());
   CHECK(empty.subject_name().error().to_string().find("empty X509") != std::string::npos);
+}
+
+TEST_CASE(
+    "certificate files: the first certificate, every certificate, and what a file holds instead") {
+  const Pki& p = pki();
+  TempDir dir;
+  const std::string leaf = p.server.cert.to_pem().value();
+  const std::string chain = leaf + p.intermediate.cert().to_pem().value();
+  const std::string fullchain = dir.write("fullchain.pem", chain);
+
+  // from_pem_file reads the first certificate only; stack_from_pem_file reads them all.
+  CHECK(ossl::X509::from_pem_file(fullchain).value().to_pem().value() == leaf);
+  auto all = ossl::X509::stack_from_pem_file(fullchain);
+  REQUIRE_MESSAGE(all.has_value(), all.error().to_string());
+  REQUIRE(all->size() == 2);
+  CHECK(all->at(1).to_der().value() == p.intermediate.cert().to_der().value());
+
+  const auto der = p.server.cert.to_der().value();
+  struct Case {
+    std::string name;
+    std::string path;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"a missing file", dir.path("missing.pem"), "No such file"},
+      {"an empty file", dir.write("empty.pem", ""), "empty file"},
+      {"a key file", dir.write("key.pem", p.server.key.to_pem().value()),
+       "holds a PRIVATE KEY block, not a certificate"},
+      {"two keys",
+       dir.write("keys.pem", p.server.key.to_pem().value() + p.client.key.to_pem().value()),
+       "holds 2 PEM blocks (PRIVATE KEY, PRIVATE KEY), none a certificate"},
+      {"a DER file",
+       dir.write("cert.der",
+                 std::string_view(reinterpret_cast<const char*>(der.data()), der.size())),
+       "holds no PEM block"},
+      {"a damaged certificate",
+       dir.write("damaged.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+       "damaged.pem"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    for (bool stack : {false, true}) {
+      CAPTURE(stack);
+      const ErrorStack e = stack ? ossl::X509::stack_from_pem_file(c.path).error()
+                                 : ossl::X509::from_pem_file(c.path).error();
+      const std::string text = e.to_string();
+      CHECK_MESSAGE(text.find(c.path) != std::string::npos, text);
+      CHECK_MESSAGE(text.find(c.says) != std::string::npos, text);
+      CHECK_MESSAGE(text.find(stack ? "X509::stack_from_pem_file" : "X509::from_pem_file") !=
+                        std::string::npos,
+                    text);
+    }
+  }
+  CHECK(ERR_peek_error() == 0);
 }

@@ -223,6 +223,35 @@ class OSSL_API SslCtxBuilder {
     return std::move(identity_pkcs12(der, passphrase));
   }
   ///@}
+  ///@{
+  /// Loads this side's certificate and its chain from a PEM file: the leaf first, then
+  /// the intermediates in order, as a `fullchain.pem` is written (the server's
+  /// certificate presented to clients, or the client's sent when a server asks). It
+  /// replaces a chain given before. Errors name the path and what the file holds instead
+  /// ("holds a PRIVATE KEY block, not a certificate"). Pair it with private_key_file().
+  /// (what SSL_CTX_use_certificate_chain_file does: SSL_CTX_use_certificate,
+  /// SSL_CTX_clear_chain_certs, SSL_CTX_add1_chain_cert)
+  SslCtxBuilder& certificate_chain_file(std::string_view path) &;
+  SslCtxBuilder&& certificate_chain_file(std::string_view path) && {
+    return std::move(certificate_chain_file(path));
+  }
+  ///@}
+  ///@{
+  /// Loads the private key of this side's certificate from a PEM file (PKCS#8 or a
+  /// traditional RSA/EC key; other blocks in the file are skipped). An encrypted key
+  /// needs the overload with its passphrase; a wrong one is an error that says so.
+  /// Errors name the path and what the file holds instead ("holds a CERTIFICATE block,
+  /// not a private key"). build() checks that the key matches the certificate.
+  /// (Pkey<Private>::from_pem_file, SSL_CTX_use_PrivateKey)
+  SslCtxBuilder& private_key_file(std::string_view path) &;
+  SslCtxBuilder&& private_key_file(std::string_view path) && {
+    return std::move(private_key_file(path));
+  }
+  SslCtxBuilder& private_key_file(std::string_view path, std::string_view passphrase) &;
+  SslCtxBuilder&& private_key_file(std::string_view path, std::string_view passphrase) && {
+    return std::move(private_key_file(path, passphrase));
+  }
+  ///@}
 
   ///@{
   /// Finishes the context and hands it over; the builder is spent afterwards (a later
@@ -628,6 +657,8 @@ class OSSL_API SslCtxBuilder {
  private:
   SslCtxBuilder() = default;
   SslCtxBuilder& private_key_impl(const Pkey<Private>& key);
+  SslCtxBuilder& private_key_file_impl(std::string_view path,
+                                       std::optional<std::string_view> passphrase);
   SslCtxBuilder& sni_certificate_impl(std::string_view name, const X509& cert,
                                       const Pkey<Private>& key, std::span<const X509> chain);
   template <class F>

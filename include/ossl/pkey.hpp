@@ -83,6 +83,19 @@ class OSSL_API Pkey : public detail::Owner<Pkey<K>, EVP_PKEY> {
   [[nodiscard]] static Result<Pkey> from_pem_passphrase(
       std::string_view pem, std::string_view passphrase) requires HasPrivate<K>;
 
+  /// Reads the file at `path` and parses its first key, as from_pem() (other blocks,
+  /// such as a certificate in a combined file, are skipped). Errors name the path and
+  /// say what went wrong: the system's reason when it cannot be read, what the file
+  /// holds instead when it has no key of this kind ("holds a CERTIFICATE block, not a
+  /// private key"), that the key is encrypted (give the passphrase), or the parse error.
+  /// (BIO_new_file, PEM_read_bio_PrivateKey / PEM_read_bio_PUBKEY)
+  [[nodiscard]] static Result<Pkey> from_pem_file(std::string_view path);
+  /// Reads an encrypted (or plain) private key from the PEM file at `path` with
+  /// `passphrase`; a wrong passphrase is an error that says so. Errors as the overload
+  /// without a passphrase. (PEM_read_bio_PrivateKey with a password callback)
+  [[nodiscard]] static Result<Pkey> from_pem_file(
+      std::string_view path, std::string_view passphrase) requires HasPrivate<K>;
+
   /// Parses exactly one DER key: PKCS#8 (or a traditional RSA/EC structure) for
   /// Private, SubjectPublicKeyInfo for Public. Trailing bytes are an error.
   /// (d2i_AutoPrivateKey / d2i_PUBKEY)

@@ -89,9 +89,22 @@ class OSSL_API X509 : public detail::Owner<X509, ::X509> {
 
   /// Parses the first "CERTIFICATE" block of a PEM text. Returns an error for empty,
   /// truncated or garbage input. (PEM_read_bio_X509)
+  ///
+  /// Only the first: the certificates after it are ignored without an error. Given a
+  /// `fullchain.pem` (a leaf, then its intermediates) it returns the leaf and drops the
+  /// chain, and a server presenting the leaf alone fails with clients that lack the
+  /// intermediates. Read every certificate with stack_from_pem() (or
+  /// stack_from_pem_file()); give a server its leaf and chain with the builder's
+  /// certificate_chain_file().
   [[nodiscard]] static Result<X509> from_pem(std::string_view pem);
   /// Overload of from_pem() for bytes.
   [[nodiscard]] static Result<X509> from_pem(std::span<const std::byte> pem);
+  /// Reads the file at `path` and parses its first certificate, as from_pem() (only
+  /// the first: see there). Errors name the path and say what went wrong: the system's
+  /// reason when it cannot be read, what the file holds instead when it has no
+  /// certificate ("holds a PRIVATE KEY block, not a certificate"), or the parse error.
+  /// (BIO_new_file, PEM_read_bio_X509)
+  [[nodiscard]] static Result<X509> from_pem_file(std::string_view path);
 
   /// Parses exactly one DER certificate; trailing bytes are an error. (d2i_X509)
   [[nodiscard]] static Result<X509> from_der(std::span<const std::byte> der);
@@ -99,6 +112,9 @@ class OSSL_API X509 : public detail::Owner<X509, ::X509> {
   /// Parses every "CERTIFICATE" block of a PEM bundle, in order. Returns an error if
   /// the bundle holds none or any block is malformed. (PEM_read_bio_X509 in a loop)
   [[nodiscard]] static Result<std::vector<X509>> stack_from_pem(std::string_view pem);
+  /// Reads every certificate of the PEM file at `path` (a CA bundle, a fullchain.pem),
+  /// in order; errors as from_pem_file(). (BIO_new_file, PEM_read_bio_X509 in a loop)
+  [[nodiscard]] static Result<std::vector<X509>> stack_from_pem_file(std::string_view path);
 
   /// Writes the certificate as PEM. (PEM_write_bio_X509)
   [[nodiscard]] Result<std::string> to_pem() const;

@@ -171,6 +171,15 @@ TempDir::TempDir() {
   dir_ = tmpl;
 }
 
+std::string TempDir::write(const std::string& name, std::string_view bytes) const {
+  const std::string file = path(name);
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) fatal(("writing " + file).c_str());
+  return file;
+}
+
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);

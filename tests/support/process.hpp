@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ossl_test {
@@ -62,6 +63,9 @@ class TempDir {
   ~TempDir();
   [[nodiscard]] std::string path(const std::string& name) const { return dir_ + "/" + name; }
   [[nodiscard]] const std::string& dir() const { return dir_; }
+  /// Writes `bytes` to the file `name` in the directory (replacing it) and returns its
+  /// path; aborts the test run when it cannot.
+  std::string write(const std::string& name, std::string_view bytes) const;
 
  private:
   std::string dir_;
