@@ -1,4 +1,5 @@
 #include "ctx_state.hpp"
+#include "internal.hpp"
 
 #include <openssl/err.h>
 
@@ -36,7 +37,7 @@ CtxState* ctx_state(SSL_CTX* ctx) noexcept {
   if (CtxState* s = find_ctx_state(ctx)) return s;  // attached by another thread meanwhile
   auto* state = new (std::nothrow) CtxState(next_id.fetch_add(1, std::memory_order_relaxed));
   if (state == nullptr) {
-    ERR_raise(ERR_LIB_SSL, ERR_R_MALLOC_FAILURE);
+    raise_error(ERR_LIB_SSL, ERR_R_MALLOC_FAILURE, "attaching ossl's context state");
     return nullptr;
   }
   if (SSL_CTX_set_ex_data(ctx, index, state) != 1) {

@@ -15,6 +15,8 @@
 
 #include <ossl/detail/check.hpp>
 
+#include "internal.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -112,7 +114,7 @@ struct TlsEngine::Glue {
     if (e == nullptr) return 0;
     const std::size_t n = e->append_output(reinterpret_cast<const std::byte*>(data), len);
     if (n != len) {  // the bytes taken stay; OpenSSL sees a failed write
-      ERR_raise(ERR_LIB_BIO, ERR_R_MALLOC_FAILURE);
+      detail::raise_error(ERR_LIB_BIO, ERR_R_MALLOC_FAILURE, "TlsEngine input buffer");
       return 0;
     }
     *done = n;

@@ -1,12 +1,16 @@
 #include <ossl/error.hpp>
 #include <ossl/detail/check.hpp>
 
+#include "internal.hpp"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <source_location>
+#include <string_view>
 
 namespace ossl {
 
@@ -147,6 +151,28 @@ std::string ErrorStack::headline() const {
 Error::Error(ErrorStack stack) : stack_(std::move(stack)), what_(stack_.to_string()) {}
 
 namespace detail {
+
+const char* project_path(const char* file) noexcept {
+  const std::string_view path(file);
+  if (path.starts_with("src/") || path.starts_with("include/")) return file;
+  for (std::string_view root : {"/src/", "/include/"}) {
+    if (const std::size_t at = path.rfind(root); at != std::string_view::npos) {
+      return file + at + 1;
+    }
+  }
+  return file;
+}
+
+void raise_error(int lib, int reason, const char* function, const char* text,
+                 std::source_location where) noexcept {
+  ERR_new();
+  ERR_set_debug(project_path(where.file_name()), static_cast<int>(where.line()), function);
+  if (text != nullptr) {
+    ERR_set_error(lib, reason, "%s", text);
+  } else {
+    ERR_set_error(lib, reason, nullptr);
+  }
+}
 
 [[noreturn]] void raise(const ErrorStack& stack) {
 #if defined(__cpp_exceptions) || defined(__EXCEPTIONS)

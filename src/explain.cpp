@@ -223,8 +223,14 @@ std::string explain_chain_error(X509_STORE_CTX* store, bool server) {
     case X509_V_ERR_CERT_REVOKED:
       why = revoked_text(store, cert);
       break;
-    default:
+    default: {
+      // No finer explanation: which certificate, and where in the chain, with OpenSSL's
+      // text for the code after it.
+      const int depth = X509_STORE_CTX_get_error_depth(store);
+      why = "the certificate " + subject + " (depth " + std::to_string(depth) +
+            (depth == 0 ? ": the " + peer + "'s own" : ": an issuer of the " + peer + "'s") + ")";
       break;
+    }
   }
   if (why.empty()) return {};
   return why + ": " + X509_verify_cert_error_string(error);

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <climits>
 #include <cstddef>
+#include <source_location>
 #include <span>
 #include <string>
 #include <string_view>
@@ -44,6 +45,20 @@ inline void ossl_sk_x509_pop_free(STACK_OF(X509) * sk) noexcept {
 }
 
 namespace ossl::detail {
+
+/// Queues a record of ossl's own on the thread's OpenSSL error queue (where a callback
+/// inside libssl must report through it): library `lib`, reason `reason`, `text` as its
+/// data when given, `function` naming the ossl operation ("certificate check"), and the
+/// source file relative to the project ("src/verify.cpp"). ERR_raise would record
+/// "(unknown function)" (OpenSSL's OPENSSL_FUNC needs C99's __STDC_VERSION__, which
+/// C++ does not define) and the build directory's path to the file.
+/// (ERR_new, ERR_set_debug, ERR_set_error)
+void raise_error(int lib, int reason, const char* function, const char* text = nullptr,
+                 std::source_location where = std::source_location::current()) noexcept;
+
+/// Returns the part of a source path from the project's "src/" or "include/" on
+/// ("../main/src/verify.cpp" -> "src/verify.cpp"); the whole path when it has neither.
+[[nodiscard]] const char* project_path(const char* file) noexcept;
 
 /// Returns true when `host` is a textual IPv4 or IPv6 address (false for anything else,
 /// including text with an embedded NUL). The caller's error queue is left as it was:

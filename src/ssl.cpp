@@ -22,6 +22,14 @@
 
 namespace ossl {
 
+void Ssl::on_take_over(SSL* p) noexcept {
+  // Read first (adding no bits reads the mode): a connection that has it (every one
+  // ossl made) is not written to.
+  if ((detail::ssl_set_mode(p, 0) & SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER) == 0) {
+    detail::ssl_set_mode(p, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  }
+}
+
 namespace {
 
 // SNI for a host already known not to be an IP literal. (SSL_set_tlsext_host_name)

@@ -207,7 +207,7 @@ bool binding_tag(SSL* ssl, std::uint64_t generation, Tag& out) noexcept {
   const ProcessKey& key = process_key();
   CtxState* state = ctx_state(SSL_get_SSL_CTX(ssl));
   if (!key.ok || state == nullptr) {
-    ERR_raise_data(ERR_LIB_SSL, ERR_R_INTERNAL_ERROR, "no session binding key");
+    raise_error(ERR_LIB_SSL, ERR_R_INTERNAL_ERROR, "session binding", "no session binding key");
     return false;
   }
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl);  // get0: the connection's own
@@ -510,7 +510,7 @@ int refuse(SSL* ssl, X509_STORE_CTX* store, int code, const std::string& reason)
   unbind(ssl);
   X509_STORE_CTX_set_error_depth(store, 0);
   X509_STORE_CTX_set_error(store, code);
-  ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", reason.c_str());
+  raise_error(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "ossl's certificate checks", reason.c_str());
   set_reason(ssl, reason);
   return 0;
 }
@@ -637,7 +637,7 @@ int verify_trampoline(int preverify_ok, X509_STORE_CTX* store) {
   try {
 #endif
     if (std::string why = explain_chain_error(store, server); !why.empty()) {
-      ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", why.c_str());
+      raise_error(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "certificate verification", why.c_str());
       set_reason(ssl, std::move(why));
     }
 #if defined(__cpp_exceptions)
@@ -713,7 +713,7 @@ bool connection_uses_policy(const SSL* ssl) noexcept {
 void refuse_after_verification(SSL* ssl, long code, std::string reason) {
   unbind(ssl);
   SSL_set_verify_result(ssl, code);
-  ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "%s", reason.c_str());
+  raise_error(ERR_LIB_USER, ERR_R_OPERATION_FAIL, "ossl's certificate checks", reason.c_str());
   set_reason(ssl, std::move(reason));
 }
 

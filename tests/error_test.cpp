@@ -1,5 +1,7 @@
 #include <ossl/error.hpp>  // first: proves the header is self-contained
 
+#include "support/handshake.hpp"
+
 #include <doctest/doctest.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -75,4 +77,31 @@ TEST_CASE("a summary heads the stack; the records stay behind it") {
                    0) == 0);
   CHECK(s.contains(ERR_LIB_SSL, SSL_R_UNSUPPORTED_PROTOCOL));
   CHECK(ErrorStack().headline() == "no error");
+}
+
+TEST_CASE("ossl's records from inside a handshake name their operation and a project path") {
+  // The client names no host, so ossl's certificate checks refuse the server from inside
+  // OpenSSL's verify callback, where the refusal can only go on the error queue.
+  for (TlsVersion v : ossl_test::kVersions) {
+    CAPTURE(to_string(v));
+    const SslCtx server = ossl_test::server_builder(v).build().value();
+    const SslCtx client = ossl_test::client_builder(v).build().value();
+    ossl_test::Attempt a =
+        ossl_test::attempt(client, server, ossl_test::ConnectOptions{.host = ""});
+    REQUIRE_FALSE(a.outcome.ok);
+    REQUIRE(a.outcome.client_error);
+    const ErrorStack& stack = a.outcome.client_error->stack();
+    REQUIRE_FALSE(stack.empty());
+    const ErrorRecord& first = *stack.begin();  // ossl's, before OpenSSL's "verify failed"
+    CHECK(first.library == "ossl");
+    CHECK(first.reason.find("names no host") != std::string::npos);
+    CHECK(first.function == "ossl's certificate checks");
+    CHECK(first.file == "src/verify.cpp");
+    CHECK(first.line > 0);
+    CHECK(stack.to_string().find("(unknown function)") == std::string::npos);
+    for (const ErrorRecord& r : stack) {
+      CAPTURE(r.to_string());
+      CHECK(r.reason.find("passed a null parameter") == std::string::npos);
+    }
+  }
 }

@@ -872,6 +872,16 @@ TEST_CASE("negotiation failures carry a summary a person understands, from each 
        "server may be leaving out an intermediate certificate, or its root CA is not trusted "
        "here: unable to get local issuer certificate",
        ""},
+      {"a chain longer than the client allows",
+       [] {
+         SslCtx c = client_builder().build().value();
+         c.set_verify_depth(0);
+         return c;
+       },
+       [] { return server_builder().build().value(); },
+       "the server's certificate was refused: the certificate CN=ossl test intermediate,O=ossl "
+       "test (depth 1: an issuer of the server's): certificate chain too long",
+       ""},
   };
   for (const Case& c : cases) {
     CAPTURE(std::string(c.name));
@@ -902,6 +912,57 @@ TEST_CASE("negotiation failures carry a summary a person understands, from each 
       CHECK_MESSAGE(
           a.outcome.server_error->stack().summary().find(c.server_says) != std::string::npos,
           a.outcome.server_error->to_string());
+    }
+  }
+}
+
+TEST_CASE("an Ssl taken over from raw code may retry a write from a buffer that moved") {
+  for (TlsVersion v : kVersions) {
+    CAPTURE(to_string(v));
+    {
+      // A connection made by raw code, from a raw context: OpenSSL's default mode lacks
+      // SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER.
+      SSL_CTX* raw_ctx = SSL_CTX_new(TLS_client_method());
+      REQUIRE(raw_ctx != nullptr);
+      REQUIRE(SSL_CTX_set_max_proto_version(
+                  raw_ctx, v == TlsVersion::Tls12 ? TLS1_2_VERSION : TLS1_3_VERSION) == 1);
+      SSL* raw = SSL_new(raw_ctx);
+      SSL_CTX_free(raw_ctx);  // the connection holds its own reference
+      REQUIRE(raw != nullptr);
+      REQUIRE((SSL_get_mode(raw) & SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER) == 0);
+      SSL_set_connect_state(raw);
+      Ssl client = Ssl::adopt(raw).value();
+      CHECK((SSL_get_mode(client.native_handle()) & SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER) != 0);
+
+      Pair pair = make_pair(std::move(client), server_builder(v).build().value(), 4096);
+      REQUIRE_MESSAGE(complete_handshake(pair).ok, "handshake");
+      // A write larger than the BIO pair holds stops with WantWrite; it is retried from a
+      // copy of the bytes at another address while the server drains.
+      std::vector<std::byte> data(64 * 1024, std::byte{0x5a});
+      auto first = pair.client.write(data);
+      REQUIRE_FALSE(first.has_value());
+      REQUIRE(first.error().kind() == SslIoError::Kind::WantWrite);
+      std::vector<std::byte> moved = data;
+      data.assign(data.size(), std::byte{0});  // the old bytes are gone
+      std::size_t received = 0;
+      std::vector<std::byte> buf(16 * 1024);
+      bool written = false;
+      for (int round = 0; round < 1000 && !written; ++round) {
+        for (auto n = pair.server.read(buf); n; n = pair.server.read(buf))
+          received += *n;
+        auto again = pair.client.write(moved);
+        if (again) {
+          CHECK(*again == moved.size());
+          written = true;
+        } else {
+          REQUIRE_MESSAGE(again.error().kind() == SslIoError::Kind::WantWrite,
+                          again.error().to_string());
+        }
+      }
+      CHECK(written);
+      for (auto n = pair.server.read(buf); n; n = pair.server.read(buf))
+        received += *n;
+      CHECK(received == moved.size());
     }
   }
 }

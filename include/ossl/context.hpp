@@ -366,6 +366,7 @@ class OSSL_API SslCtx : public detail::Owner<SslCtx, SSL_CTX> {
  private:
   friend class detail::Owner<SslCtx, SSL_CTX>;
   explicit SslCtx(SSL_CTX* p) noexcept : Owner(p) {}
+
   Result<void> use_private_key_impl(const Pkey<Private>& key);
 };
 

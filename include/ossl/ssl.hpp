@@ -146,8 +146,9 @@ class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
   [[nodiscard]] Result<std::size_t, SslIoError> read(std::span<unsigned char> buf);
 
   /// Encrypts and sends all of `buf` and returns its size; an empty `buf` returns 0 at
-  /// once. After WantWrite, call again with the same bytes (they may have moved).
-  /// (SSL_write_ex)
+  /// once. After WantWrite, call again with the same bytes (they may have moved: every
+  /// Ssl has SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, whether SslCtx::new_ssl() made it or
+  /// adopt() / share() took it over from raw code). (SSL_write_ex)
   [[nodiscard]] Result<std::size_t, SslIoError> write(std::span<const std::byte> buf);
   /// Overload of write() for text.
   [[nodiscard]] Result<std::size_t, SslIoError> write(std::string_view text);
@@ -294,6 +295,9 @@ class OSSL_API Ssl : public detail::Owner<Ssl, SSL> {
   friend class SslCtx;
   friend class TlsEngine;  // its zero-length write (a KeyUpdate answer) reports through io_error
   explicit Ssl(SSL* p) noexcept : Owner(p) {}
+  // adopt() and share(): the mode write() documents holds on every Ssl, made by ossl or
+  // taken over. (SSL_set_mode(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER), additive)
+  static void on_take_over(SSL* p) noexcept;
   Result<void, SslIoError> handshake_step(int (*step)(SSL*), const char* what);
   SslIoError io_error(int rc, const char* what);
   bool fatal_ = false;

@@ -82,17 +82,21 @@ class Owner {
   explicit operator bool() const noexcept { return h_.get() != nullptr; }
 
   /// Takes over the caller's reference to `p`; the caller must not free it. Returns an
-  /// error naming the type for a null pointer.
+  /// error naming the type for a null pointer. Types that set something on the objects
+  /// they take over (Ssl: SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER) do it here.
   [[nodiscard]] static Result<Self> adopt(T* p) {
     if (p == nullptr) return null_error("adopt");
+    taken_over(p);
     return Self(p);
   }
 
   /// Adds a reference of its own to `p` (the caller still frees its own). Returns an
-  /// error naming the type for a null pointer. Reference-counted types only.
+  /// error naming the type for a null pointer. Reference-counted types only. As adopt(),
+  /// sets what the type sets on the objects it takes over.
   [[nodiscard]] static Result<Self> share(T* p) requires UpRefable<T> {
     if (p == nullptr) return null_error("share");
     HandleTraits<T>::up_ref(p);
+    taken_over(p);
     return Self(p);
   }
 
@@ -113,6 +117,11 @@ class Owner {
   Handle<T> h_;
 
  private:
+  // Calls Self::on_take_over(p) when Self declares one (a friend of this base sees it).
+  static void taken_over(T* p) noexcept {
+    if constexpr (requires { Self::on_take_over(p); }) Self::on_take_over(p);
+  }
+
   static ErrorStack null_error(const char* fn) {
     return ErrorStack::message(std::string(Self::kName) + "::" + fn + ": null pointer");
   }
