@@ -12,8 +12,16 @@ namespace ossl {
 
 namespace detail {
 
+std::string file_context(std::string_view what, std::string_view path) {
+  std::string out(what);
+  out += ": \"";
+  out += path;
+  out += '"';
+  return out;
+}
+
 Result<std::vector<std::byte>> read_whole_file(std::string_view path, const char* what) {
-  const std::string where = std::string(what) + ": \"" + std::string(path) + "\"";
+  const std::string where = file_context(what, path);
   return with_cstr(path, where, [&](const char* p) -> Result<std::vector<std::byte>> {
     BIO* bio = BIO_new_file(p, "rb");  // queues the system error (e.g. No such file)
     if (bio == nullptr) return failure(where);

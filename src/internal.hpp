@@ -209,6 +209,9 @@ Result<T*> d2i_exact(D2i d2i, Free free, std::span<const std::byte> in, std::str
 /// printed. Leaves the caller's error queue as it was. Defined in src/x509.cpp.
 [[nodiscard]] std::string subject_text(const ::X509* cert);
 
+/// Returns `what: "path"`, how errors about a file name it. Defined in src/crl.cpp.
+[[nodiscard]] std::string file_context(std::string_view what, std::string_view path);
+
 /// Reads a whole file (binary) into memory; errors name the path. (BIO_new_file)
 /// Defined in src/crl.cpp.
 [[nodiscard]] Result<std::vector<std::byte>> read_whole_file(std::string_view path,

@@ -150,7 +150,7 @@ template <KeyKind K>
 Result<EVP_PKEY*> read_pem_file(std::string_view path, Passphrase* pass, const char* what) {
   auto bytes = detail::read_whole_file(path, what);
   if (!bytes) return std::move(bytes).error();
-  const std::string where = std::string(what) + ": \"" + std::string(path) + "\"";
+  const std::string where = detail::file_context(what, path);
   const std::vector<std::string> labels = detail::pem_labels(*bytes);
   const bool has_kind = std::any_of(labels.begin(), labels.end(), [](const std::string& l) {
     return HasPrivate<K> ? l.ends_with("PRIVATE KEY") : l == "PUBLIC KEY";

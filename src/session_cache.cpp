@@ -125,9 +125,7 @@ struct SessionCacheAccess {
         SslSession s = std::move(list.front());
         list.pop_front();
         --c.size;
-        // Not resumable: OpenSSL marks the session of a connection freed without
-        // close_notify (it may have been cut).
-        const bool expired = !s.is_resumable() || s.time() + s.timeout() <= now;
+        const bool expired = ClientSessionCache::Impl::expired(s, now);
         ERR_set_mark();  // a binding that does not hold queues nothing of the caller's
         const bool binds =
             !expired &&

@@ -197,10 +197,6 @@ Result<Ssl> probe(const SslCtx& ctx, const std::string& host) {
   return ssl;
 }
 
-bool expired(const SslSession& s, SslSession::Clock::time_point now) {
-  return !s.is_resumable() || s.time() + s.timeout() <= now;
-}
-
 std::string system_error(const std::string& what, const std::string& step, int error) {
   return what + ": " + step + ": " + std::strerror(error);
 }
@@ -271,7 +267,7 @@ struct SessionFileAccess {
       auto ssl = probe(ctx, copy.host);
       if (!ssl) return std::move(ssl).error().with_context(what);
       for (const SslSession& s : copy.sessions) {
-        if (expired(s, now)) continue;
+        if (ClientSessionCache::Impl::expired(s, now)) continue;
         ERR_set_mark();  // a binding that no longer holds queues nothing of the caller's
         const bool binds =
             check_session_binding(ssl->native_handle(), s.native_handle(), what.c_str())
@@ -317,7 +313,7 @@ struct SessionFileAccess {
     std::string ssl_host;
     // Oldest first, so each put() leaves the order the export had.
     for (Entry& e : std::views::reverse(parsed.entries)) {
-      if (expired(e.session, now)) {
+      if (ClientSessionCache::Impl::expired(e.session, now)) {
         ++report.expired;
         continue;
       }

@@ -31,6 +31,12 @@ struct ClientSessionCache::Impl {
   std::size_t size = 0;
   Stats stats;
 
+  // True when `s` may no longer be offered: OpenSSL marked it not resumable (its
+  // connection was freed without close_notify, so it may have been cut) or it expired.
+  static bool expired(const SslSession& s, SslSession::Clock::time_point now) {
+    return !s.is_resumable() || s.time() + s.timeout() <= now;
+  }
+
   static std::string key_of(std::uint64_t context, std::string_view host, std::uint16_t port) {
     std::string key = std::to_string(context);
     key += '/';

@@ -127,12 +127,8 @@ Result<std::vector<std::byte>> read_certificate_file(std::string_view path, cons
   for (const std::string& label : labels) {
     if (label == "CERTIFICATE" || label == "X509 CERTIFICATE") return bytes;
   }
-  return ErrorStack::message(std::string(what) + ": \"" + std::string(path) + "\" " +
+  return ErrorStack::message(detail::file_context(what, path) + " " +
                              detail::holds_instead(labels, "a certificate"));
-}
-
-std::string file_context(const char* what, std::string_view path) {
-  return std::string(what) + ": \"" + std::string(path) + "\"";
 }
 
 }  // namespace
@@ -142,7 +138,7 @@ Result<X509> X509::from_pem_file(std::string_view path) {
   auto bytes = read_certificate_file(path, what);
   if (!bytes) return std::move(bytes).error();
   auto cert = from_pem(*bytes);
-  if (!cert) return std::move(cert).error().with_context(file_context(what, path));
+  if (!cert) return std::move(cert).error().with_context(detail::file_context(what, path));
   return cert;
 }
 
@@ -152,7 +148,7 @@ Result<std::vector<X509>> X509::stack_from_pem_file(std::string_view path) {
   if (!bytes) return std::move(bytes).error();
   auto certs =
       stack_from_pem(std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
-  if (!certs) return std::move(certs).error().with_context(file_context(what, path));
+  if (!certs) return std::move(certs).error().with_context(detail::file_context(what, path));
   return certs;
 }
 
