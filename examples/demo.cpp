@@ -7,12 +7,10 @@
 #include <ossl/ossl.hpp>
 #include <ossl/testing/certs.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -130,33 +128,26 @@ Result<void> in_memory(const Contexts& ctx) {
 // Part 2: loopback TCP. The server runs on its own thread; both sockets time out
 // after 5 s so the demo can never hang.
 Result<void> loopback_tcp(const Contexts& ctx) {
-  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(listener, 1) != 0 ||
-      ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (listener >= 0) ::close(listener);
-    return ossl::ErrorStack::message("cannot listen on 127.0.0.1");
-  }
+  auto listener = ossl::io::listen("127.0.0.1", 0);  // port 0: any free port
+  if (!listener) return listener.error();
   const timeval timeout{5, 0};
   auto with_timeout = [&](int fd) {
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
     return fd;
   };
+  constexpr auto kBlocking = ossl::io::SocketMode::Blocking;  // plain ssl->accept() etc.
 
   std::string server_error;
   std::thread server_thread([&] {
-    const int fd = ::accept(listener, nullptr, nullptr);
-    if (fd < 0) {
-      server_error = "accept failed";
+    auto accepted = ossl::io::accept(*listener, std::chrono::seconds(5), kBlocking);
+    if (!accepted) {
+      server_error = accepted.error().to_string();
       return;
     }
     auto ssl = ctx.server.new_ssl();
-    auto bio = ossl::Bio::new_socket(with_timeout(fd), ossl::CloseOnFree::Yes);
+    // The BIO closes the descriptor from here on.
+    auto bio = ossl::Bio::new_socket(with_timeout(accepted->release()), ossl::CloseOnFree::Yes);
     if (!ssl || !bio) {
       server_error = "server setup failed";
       return;
@@ -178,12 +169,9 @@ Result<void> loopback_tcp(const Contexts& ctx) {
   });
 
   Result<void> result = [&]() -> Result<void> {
-    const int fd = with_timeout(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      if (fd >= 0) ::close(fd);
-      return ossl::ErrorStack::message("cannot connect to the server");
-    }
-    auto bio = ossl::Bio::new_socket(fd, ossl::CloseOnFree::Yes);
+    auto fd = ossl::io::connect("127.0.0.1", listener->port, std::chrono::seconds(5), kBlocking);
+    if (!fd) return fd.error();
+    auto bio = ossl::Bio::new_socket(with_timeout(fd->release()), ossl::CloseOnFree::Yes);
     if (!bio) return bio.error();
     auto ssl = ctx.client.new_ssl();
     if (!ssl) return ssl.error();
@@ -201,7 +189,6 @@ Result<void> loopback_tcp(const Contexts& ctx) {
     return {};
   }();
   server_thread.join();
-  ::close(listener);
   if (!server_error.empty()) return ossl::ErrorStack::message("server: " + server_error);
   return result;
 }

@@ -15,7 +15,6 @@
 // Exit status: 0 success, 1 usage, 2 TLS or verification failure, 3 connection
 // failure, 4 HTTP failure. Failures print one line saying what failed.
 #include "client_common.hpp"
-#include "net.hpp"
 
 #include <ossl/ossl.hpp>
 
@@ -37,17 +36,16 @@ constexpr ossl::io::Timeout kTimeout = 15s;
 std::optional<ossl::SslSession> fetch(const Options& o, const ossl::SslCtx& ctx,
                                       const std::optional<ossl::SslSession>& resume,
                                       bool print_body) {
-  std::string error;
-  net::Fd fd = net::connect_to(o.host, o.port, kTimeout, error);
-  if (!fd) fail(3, error);
-  if (auto r = ossl::io::set_nonblocking(fd.get()); !r) fail(3, r.error().to_string());
+  // Every address of the host in turn; non-blocking, as the io:: helpers' timeouts need.
+  auto fd = ossl::io::connect(o.host, o.port, kTimeout);
+  if (!fd) fail(3, fd.error().to_string());
 
   // SNI (DNS names only) + hostname check; with --session-file, the cached session for
   // this host and port.
   auto made = ctx.new_ssl_for_host(o.host, o.port);
   if (!made) fail(2, made.error().to_string());
   ossl::Ssl ssl = std::move(*made);
-  if (auto r = ssl.set_fd(fd.get()); !r) fail(3, r.error().to_string());
+  if (auto r = ssl.set_fd(fd->get()); !r) fail(3, r.error().to_string());
   if (resume) {
     if (auto r = ssl.set_session(*resume); !r) fail(2, r.error().to_string());
   }

@@ -2,7 +2,6 @@
 // every outcome printed. ossl::io::handshake/write_all/read_to_end do the same loops.
 //
 //   nonblocking_client HOST PORT [--cafile FILE]
-#include "net.hpp"
 
 #include <ossl/ossl.hpp>
 
@@ -40,20 +39,18 @@ int main(int argc, char** argv) {
   auto ctx = std::move(builder).build();
   if (!ctx) return fail(ctx.error().to_string());
 
-  std::string error;
-  net::Fd fd = net::connect_to(host, port, std::chrono::seconds(10), error);
-  if (!fd) return fail(error);
-  if (auto r = ossl::io::set_nonblocking(fd.get()); !r) return fail(r.error().to_string());
+  auto fd = ossl::io::connect(host, port, std::chrono::seconds(10));  // non-blocking
+  if (!fd) return fail(fd.error().to_string());
   auto ssl = ctx->new_ssl_for_host(host);
   if (!ssl) return fail(ssl.error().to_string());
-  if (auto r = ssl->set_fd(fd.get()); !r) return fail(r.error().to_string());
+  if (auto r = ssl->set_fd(fd->get()); !r) return fail(r.error().to_string());
 
   std::printf("handshake\n");
   for (;;) {
     auto r = ssl->do_handshake();
     if (r) break;
     if (!r.error().would_block()) return fail(r.error().to_string());
-    if (!wait_for(fd.get(), r.error())) return fail("timed out");
+    if (!wait_for(fd->get(), r.error())) return fail("timed out");
   }
   std::printf("  done: %s %.*s\n", ossl::to_string(ssl->version()).c_str(),
               static_cast<int>(ssl->cipher_name().size()), ssl->cipher_name().data());
@@ -64,7 +61,7 @@ int main(int argc, char** argv) {
     auto r = ssl->write(request);  // after WantWrite: the same bytes again
     if (r) break;
     if (!r.error().would_block()) return fail(r.error().to_string());
-    if (!wait_for(fd.get(), r.error())) return fail("timed out");
+    if (!wait_for(fd->get(), r.error())) return fail("timed out");
   }
 
   std::printf("read\n");
@@ -82,7 +79,7 @@ int main(int argc, char** argv) {
       break;
     }
     if (!r.error().would_block()) return fail(r.error().to_string());
-    if (!wait_for(fd.get(), r.error())) return fail("timed out");
+    if (!wait_for(fd->get(), r.error())) return fail("timed out");
   }
   std::printf("  %zu bytes; first line: %s\n", response.size(),
               response.substr(0, response.find("\r\n")).c_str());

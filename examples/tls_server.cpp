@@ -25,10 +25,13 @@
 // --early-data BYTES takes TLS 1.3 early data (0-RTT) from resuming clients, each ticket
 // once; a request that came as early data is answered only if it is a GET or HEAD (425
 // Too Early otherwise, RFC 8470), and the answer ends with early=<bytes>.
-#include "net.hpp"
 #include "server_common.hpp"
 
 #include <ossl/ossl.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -67,7 +70,7 @@ void answer(const ossl::ReloadableCtx& ctx, int fd, ossl::io::Timeout timeout) {
                                                    deadline - ossl::io::Clock::now()));
   };
   auto made = ctx.new_ssl();
-  if (!made || !ossl::io::set_nonblocking(fd) || !made->set_fd(fd)) return;
+  if (!made || !made->set_fd(fd)) return;  // io::accept made fd non-blocking
   ossl::Ssl ssl = std::move(*made);
   ssl.set_accept_state();
   std::string request;
@@ -116,7 +119,7 @@ void answer(const ossl::ReloadableCtx& ctx, int fd, ossl::io::Timeout timeout) {
   std::fprintf(stderr, "tls_server: %s", body.c_str());
 }
 
-void serve(const ossl::ReloadableCtx& ctx, net::Fd fd, ossl::io::Timeout timeout) {
+void serve(const ossl::ReloadableCtx& ctx, ossl::io::Socket fd, ossl::io::Timeout timeout) {
   answer(ctx, fd.get(), timeout);
   // Not a plain close: the client may still be sending (a request body we did not read),
   // and closing with unread data makes the kernel reset the connection, response and all.
@@ -140,9 +143,9 @@ int main(int argc, char** argv) {
   ::sigaction(SIGHUP, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  std::string error;
-  net::Listener listener = net::listen_on(o.host, static_cast<std::uint16_t>(o.port), error);
-  if (!listener.fd) fail(error);
+  auto listening = ossl::io::listen(o.host, static_cast<std::uint16_t>(o.port));
+  if (!listening) fail(listening.error().to_string());
+  const ossl::io::Listener& listener = *listening;
   std::printf("listening on %s:%u\n", o.host.c_str(), listener.port);
   std::fflush(stdout);
 
@@ -155,7 +158,7 @@ int main(int argc, char** argv) {
   for (;;) {
     // At the cap, the listener is not polled: new clients wait in the backlog.
     const bool at_cap = workers.size() >= static_cast<std::size_t>(o.max_connections);
-    pollfd fds[2] = {{g_signal_pipe[0], POLLIN, 0}, {listener.fd.get(), POLLIN, 0}};
+    pollfd fds[2] = {{g_signal_pipe[0], POLLIN, 0}, {listener.socket.get(), POLLIN, 0}};
     if (::poll(fds, at_cap ? 1 : 2, at_cap ? 50 : 1000) < 0 && errno != EINTR) fail("poll failed");
     if ((fds[0].revents & POLLIN) != 0) {
       char signals[16];
@@ -165,8 +168,10 @@ int main(int argc, char** argv) {
       if (got.find('h') != std::string_view::npos) reload(o, served, ctx);  // SIGHUP
     }
     if (!at_cap && (fds[1].revents & POLLIN) != 0) {
-      net::Fd client(::accept4(listener.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (client) {
+      // Zero: take the connection poll saw, without waiting (it may be gone already).
+      auto accepted = ossl::io::accept(listener, ossl::io::Timeout::zero());
+      if (accepted) {
+        ossl::io::Socket client = std::move(*accepted);
         auto done = std::make_shared<std::atomic<bool>>(false);
         workers.push_back({std::thread([&ctx, done, timeout, fd = std::move(client)]() mutable {
                              serve(ctx, std::move(fd), timeout);

@@ -16,7 +16,9 @@
 #include <cstdlib>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace ossl;
@@ -70,6 +72,23 @@ ROLE_STEP(HasDangerKeyLog, b.danger_key_log(KeyLogCallback()))
 ROLE_STEP(HasIdentityPkcs12, b.identity_pkcs12(std::span<const std::byte>(), "pw"))
 ROLE_STEP(HasEarlyData, b.early_data(16384))
 ROLE_STEP(HasDangerEarlyDataReplay, b.danger_allow_early_data_replay())
+ROLE_STEP(HasSessionStore, b.session_store(std::shared_ptr<SessionStore>()))
+ROLE_STEP(HasTicketKeys, b.ticket_keys(std::vector<TicketKey>()))
+ROLE_STEP(HasTicketKeyFiles, b.ticket_key_files(std::span<const std::string>()))
+ROLE_STEP(HasOcspResponse, b.ocsp_response(std::span<const std::byte>()))
+ROLE_STEP(HasOcspResponseFile, b.ocsp_response_file("ocsp.der"))
+ROLE_STEP(HasClientSessionCache, b.client_session_cache(std::shared_ptr<ClientSessionCache>()))
+ROLE_STEP(HasCrl, b.crl(std::declval<const X509Crl&>()))
+ROLE_STEP(HasCrlFile, b.crl_file("crl.pem"))
+ROLE_STEP(HasCrlCheck, b.crl_check(CrlCheck::Leaf))
+ROLE_STEP(HasOcspStapling, b.ocsp_stapling(OcspPolicy::Required))
+ROLE_STEP(HasPinSpki, b.pin_spki_sha256("x"))
+ROLE_STEP(HasVerifyHook, b.verify_hook(VerifyHook()))
+ROLE_STEP(HasDangerMatchCn, b.danger_match_subject_common_name())
+ROLE_STEP(HasDangerCaAsLeaf, b.danger_accept_ca_as_leaf())
+ROLE_STEP(HasCertificateChainFile, b.certificate_chain_file("chain.pem"))
+ROLE_STEP(HasPrivateKeyFile, b.private_key_file("key.pem"))
+ROLE_STEP(HasPrivateKeyFilePassphrase, b.private_key_file("key.pem", "pw"))
 
 #define SERVER_ONLY(C) static_assert(C<ServerB> && !C<ClientB>, #C " must be server-only")
 #define CLIENT_ONLY(C) static_assert(C<ClientB> && !C<ServerB>, #C " must be client-only")
@@ -100,6 +119,23 @@ SERVER_ONLY(HasSniCertificate);
 SERVER_ONLY(HasSniUnknownName);
 SERVER_ONLY(HasEarlyData);
 SERVER_ONLY(HasDangerEarlyDataReplay);
+SERVER_ONLY(HasSessionStore);
+SERVER_ONLY(HasTicketKeys);
+SERVER_ONLY(HasTicketKeyFiles);
+SERVER_ONLY(HasOcspResponse);
+SERVER_ONLY(HasOcspResponseFile);
+CLIENT_ONLY(HasClientSessionCache);
+CLIENT_ONLY(HasCrl);
+CLIENT_ONLY(HasCrlFile);
+CLIENT_ONLY(HasCrlCheck);
+CLIENT_ONLY(HasOcspStapling);
+CLIENT_ONLY(HasPinSpki);
+CLIENT_ONLY(HasVerifyHook);
+CLIENT_ONLY(HasDangerMatchCn);
+CLIENT_ONLY(HasDangerCaAsLeaf);
+BOTH(HasCertificateChainFile);
+BOTH(HasPrivateKeyFile);
+BOTH(HasPrivateKeyFilePassphrase);
 BOTH(HasDangerKeyLog);
 BOTH(HasIdentityPkcs12);
 BOTH(HasMinProto);
@@ -118,6 +154,78 @@ concept TakesPublicKey = requires(B& b, const Pkey<Public>& k) {
 };
 static_assert(!TakesPublicKey<ServerB>);
 static_assert(!std::is_copy_constructible_v<ClientB>);
+
+// The wrong role's step fails with a first line a person can act on: it names the step
+// and its role (g++ 12: "use of deleted function 'ossl::role_mismatch::server_only_step
+// ...::certificate(...)'"; clang 16: "'certificate' is unavailable: certificate() is a
+// server-only step; ..."), not a list of unsatisfied constraints. Compiled here with this
+// build's compiler, so each CI compiler proves its own diagnostic.
+TEST_CASE("a step of the other role fails to compile with an error naming the step and role") {
+  struct Case {
+    const char* code;
+    const char* step;
+    const char* role;  // as in "server-only" or "server_only"
+  };
+  const Case cases[] = {
+      {"auto a = ossl::SslCtxBuilder<ossl::Client>::create().certificate(cert);", "certificate",
+       "server"},
+      {"auto b = ossl::SslCtxBuilder<ossl::Server>::create().verify_peer();", "verify_peer",
+       "client"},
+      {"auto named = ossl::SslCtxBuilder<ossl::Client>::create(); named.private_key(key);",
+       "private_key", "server"},
+      {"auto c = ossl::SslCtxBuilder<ossl::Server>::create().danger_accept_invalid_certs();",
+       "danger_accept_invalid_certs", "client"},
+  };
+  std::string code =
+      "#include <ossl/builder.hpp>\n"
+      "void f(const ossl::X509& cert, const ossl::Pkey<ossl::Private>& key) {\n";
+  for (const Case& c : cases)
+    code += std::string("  { ") + c.code + " }\n";
+  code += "}\n";
+  TempDir dir;
+  const std::string source = dir.write("wrong_role.cpp", code);
+
+  std::vector<std::string> argv;
+  std::istringstream cxx(OSSL_TEST_CXX);
+  for (std::string word; cxx >> word;)
+    argv.push_back(word);
+  REQUIRE_FALSE(argv.empty());
+  std::istringstream includes(OSSL_TEST_CXX_INCLUDES);
+  for (std::string inc; std::getline(includes, inc, ':');)
+    argv.push_back("-I" + inc);
+  for (const char* arg : {"-std=c++20", "-fsyntax-only", "-fno-diagnostics-color"})
+    argv.emplace_back(arg);
+  argv.push_back(source);
+  const RunResult result = run(argv, 120s);
+  INFO("compiler output:\n" << result.output);
+  REQUIRE(result.status != 0);
+
+  std::vector<std::string> errors;
+  std::istringstream lines(result.output);
+  for (std::string line; std::getline(lines, line);)
+    if (line.find("error:") != std::string::npos) errors.push_back(line);
+  REQUIRE(errors.size() >= std::size(cases));
+  // Every error names a step and its role; the first line is about the first call.
+  const auto names = [](const std::string& line, const Case& c) {
+    const std::string role = c.role;
+    return line.find(c.step) != std::string::npos &&
+           (line.find(role + "-only step") != std::string::npos ||
+            line.find(role + "_only_step") != std::string::npos);
+  };
+  CHECK(names(errors.front(), cases[0]));
+  for (const Case& c : cases) {
+    CAPTURE(c.step);
+    CHECK(std::any_of(errors.begin(), errors.end(),
+                      [&](const std::string& line) { return names(line, c); }));
+  }
+  for (const std::string& line : errors) {
+    CAPTURE(line);
+    CHECK(std::any_of(std::begin(cases), std::end(cases),
+                      [&](const Case& c) { return names(line, c); }));
+  }
+  CHECK(result.output.find("constraints not satisfied") == std::string::npos);
+  CHECK(result.output.find("evaluated to 'false'") == std::string::npos);
+}
 
 // -------------------------------------------------------------------- helpers
 namespace {

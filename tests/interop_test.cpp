@@ -5,7 +5,6 @@
 // Every peer runs as this test's own process (nginx with its own prefix and config),
 // on a free port, bounded in time, and is stopped by the test even when it fails.
 // scripts/test installs the peers (openssl gnutls-bin nginx-light curl).
-#include "../examples/net.hpp"
 #include "support/handshake.hpp"
 #include "support/openssl_ca.hpp"
 #include "support/process.hpp"
@@ -157,14 +156,13 @@ const PeerCase kPeers[] = {
 struct ClientRun {
   HandshakeOutcome outcome;  // rounds unused
   Ssl ssl;
-  net::Fd fd;
+  io::Socket fd;
 };
 ClientRun ossl_connect(std::uint16_t port, const SslCtx& ctx, std::string_view host) {
-  std::string error;
   ClientRun r;
-  r.fd = net::connect_to("127.0.0.1", port, 5s, error);
-  REQUIRE_MESSAGE(r.fd, error);
-  REQUIRE(io::set_nonblocking(r.fd.get()).has_value());
+  auto fd = io::connect("127.0.0.1", port, 5s);
+  REQUIRE_MESSAGE(fd.has_value(), fd.error().to_string());
+  r.fd = std::move(*fd);
   r.ssl = ctx.new_ssl_for_host(host).value();
   REQUIRE(r.ssl.set_fd(r.fd.get()).has_value());
   auto hs = io::handshake(r.ssl, 10s);
@@ -644,12 +642,10 @@ TEST_CASE("the example servers reload their certificate on SIGHUP under a loop o
     const SslCtx client = ossl_client(TlsVersion::Tls13, pki().root.cert());
     // One GET; the serial of the certificate it was served with, or why it failed.
     auto get = [&]() -> std::pair<std::string, std::string> {
-      std::string error;
-      net::Fd fd = net::connect_to("127.0.0.1", server.port, 5s, error);
-      if (!fd) return {"", "connect: " + error};
-      if (!io::set_nonblocking(fd.get())) return {"", "set_nonblocking"};
+      auto fd = io::connect("127.0.0.1", server.port, 5s);
+      if (!fd) return {"", fd.error().to_string()};
       auto ssl = client.new_ssl_for_host("localhost");
-      if (!ssl || !ssl->set_fd(fd.get())) return {"", "new_ssl"};
+      if (!ssl || !ssl->set_fd(fd->get())) return {"", "new_ssl"};
       if (auto hs = io::handshake(*ssl, 10s); !hs)
         return {"", "handshake: " + hs.error().to_string()};
       if (auto w = io::write_all(*ssl, kGet, 10s); !w)
@@ -751,11 +747,11 @@ TEST_CASE("the example servers' timeout bounds the whole request, not each read"
 
 TEST_CASE("tls_server holds at most --max-connections threads; the rest wait in the backlog") {
   OsslServer server = tls_server({"--max-connections", "4", "--timeout", "30"});
-  std::vector<net::Fd> idle;
+  std::vector<io::Socket> idle;
   for (int i = 0; i < 40; ++i) {
-    std::string error;
-    idle.push_back(net::connect_to("127.0.0.1", server.port, 5s, error));
-    REQUIRE_MESSAGE(idle.back(), error);
+    auto fd = io::connect("127.0.0.1", server.port, 5s);
+    REQUIRE_MESSAGE(fd.has_value(), fd.error().to_string());
+    idle.push_back(std::move(*fd));
   }
   // Give the accept loop time to take what it will.
   for (int i = 0; i < 20 && thread_count(server.process->pid()) < 5; ++i)
@@ -835,11 +831,11 @@ TEST_CASE("async_server keeps HTTP/1.1 connections alive: curl reuses one for th
 TEST_CASE("async_server holds at most --max-connections on its one thread; the rest wait") {
   OsslServer server = example_server("async_server", {"--max-connections", "4", "--timeout", "30"});
   const int idle_sockets = socket_count(server.process->pid());  // the listener
-  std::vector<net::Fd> idle;
+  std::vector<io::Socket> idle;
   for (int i = 0; i < 40; ++i) {
-    std::string error;
-    idle.push_back(net::connect_to("127.0.0.1", server.port, 5s, error));
-    REQUIRE_MESSAGE(idle.back(), error);
+    auto fd = io::connect("127.0.0.1", server.port, 5s);
+    REQUIRE_MESSAGE(fd.has_value(), fd.error().to_string());
+    idle.push_back(std::move(*fd));
   }
   for (int i = 0; i < 20 && socket_count(server.process->pid()) < idle_sockets + 4; ++i)
     std::this_thread::sleep_for(50ms);
@@ -1446,12 +1442,10 @@ TEST_CASE("the ossl client's early data reaches openssl s_server -early_data onc
   (void)io::shutdown(first.ssl, 1s);
 
   auto resume = [&](const std::string& early, const std::string& after) {
-    std::string error;
-    net::Fd fd = net::connect_to("127.0.0.1", port, 5s, error);
-    REQUIRE_MESSAGE(fd, error);
-    REQUIRE(io::set_nonblocking(fd.get()).has_value());
+    auto fd = io::connect("127.0.0.1", port, 5s);
+    REQUIRE_MESSAGE(fd.has_value(), fd.error().to_string());
     Ssl ssl = client.new_ssl_for_host("localhost").value();
-    REQUIRE(ssl.set_fd(fd.get()).has_value());
+    REQUIRE(ssl.set_fd(fd->get()).has_value());
     REQUIRE(ssl.set_session(session).has_value());
     auto sent = io::retry(ssl, 5s, [&] { return ssl.write_early_data(early); });
     REQUIRE_MESSAGE(sent.has_value(), sent.error().to_string());

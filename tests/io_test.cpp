@@ -1,16 +1,26 @@
 #include <ossl/io.hpp>  // first: proves the header is self-contained
 
-#include "../examples/net.hpp"
 #include "support/handshake.hpp"
+#include "support/process.hpp"
 
 #include <doctest/doctest.h>
 #include <openssl/err.h>
 
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <future>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace ossl;
 using namespace ossl_test;
@@ -27,30 +37,77 @@ SslCtx client_ctx() {
   return client_builder().build().value();
 }
 
-// A loopback listener and a client socket connected to it, plus the accepted socket.
+// A client socket connected to a loopback listener, and the accepted socket, both in
+// `mode` (blocking unless asked).
 struct TcpPair {
-  net::Fd client;
-  net::Fd server;
+  io::Socket client;
+  io::Socket server;
 };
-TcpPair tcp_pair() {
-  std::string error;
-  net::Listener l = net::listen_on("127.0.0.1", 0, error);
-  REQUIRE_MESSAGE(l.fd, error);
-  net::Fd client = net::connect_to("127.0.0.1", l.port, 5s, error);
-  REQUIRE_MESSAGE(client, error);
-  net::Fd server(::accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
-  REQUIRE(server);
-  return {std::move(client), std::move(server)};
+TcpPair tcp_pair(io::SocketMode mode = io::SocketMode::Blocking) {
+  auto l = io::listen("127.0.0.1", 0);
+  REQUIRE_MESSAGE(l.has_value(), l.error().to_string());
+  auto client = io::connect("127.0.0.1", l->port, 5s, mode);
+  REQUIRE_MESSAGE(client.has_value(), client.error().to_string());
+  auto server = io::accept(*l, 5s, mode);
+  REQUIRE_MESSAGE(server.has_value(), server.error().to_string());
+  return {std::move(*client), std::move(*server)};
+}
+
+bool nonblocking(int fd) {
+  return (::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+}
+bool close_on_exec(int fd) {
+  return (::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0;
+}
+bool nodelay(int fd) {
+  int on = 0;
+  socklen_t len = sizeof on;
+  return ::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) == 0 && on != 0;
+}
+bool open_fd(int fd) {
+  return ::fcntl(fd, F_GETFD) != -1;
+}
+
+// What the resolver gives for `host`, numeric and in its order, as io::connect names
+// them ("127.0.0.1:443", "[::1]:443").
+std::vector<std::string> endpoints_of(const char* host, std::uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  addrinfo* list = nullptr;
+  REQUIRE(::getaddrinfo(host, std::to_string(port).c_str(), &hints, &list) == 0);
+  std::vector<std::string> out;
+  for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+    char text[NI_MAXHOST];
+    REQUIRE(::getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof text, nullptr, 0,
+                          NI_NUMERICHOST) == 0);
+    const std::string p = ":" + std::to_string(port);
+    out.push_back(ai->ai_family == AF_INET6 ? "[" + std::string(text) + "]" + p : text + p);
+  }
+  ::freeaddrinfo(list);
+  return out;
+}
+
+// A loopback port nothing listens on (it was bound a moment ago): connecting is refused.
+std::uint16_t closed_port() {
+  auto l = io::listen("127.0.0.1", 0);
+  REQUIRE(l.has_value());
+  return l->port;
+}
+
+std::string error_of(const Result<io::Socket>& r) {
+  return r ? std::string("(no error: connected)") : r.error().to_string();
 }
 
 }  // namespace
 
-TEST_CASE("a TLS conversation over non-blocking loopback TCP: handshake, write_all, read_to_end") {
+TEST_CASE(
+    "a TLS conversation over io::connect and io::accept (non-blocking): handshake, write_all, "
+    "read_to_end") {
   for (TlsVersion v : kVersions) {
     CAPTURE(to_string(v));
-    TcpPair tcp = tcp_pair();
-    REQUIRE(io::set_nonblocking(tcp.client.get()).has_value());
-    REQUIRE(io::set_nonblocking(tcp.server.get()).has_value());
+    TcpPair tcp = tcp_pair(io::SocketMode::NonBlocking);
     const std::string payload(1 << 20, 'z');  // large enough to hit WantWrite
 
     SslCtx sctx = server_ctx(v);
@@ -91,7 +148,7 @@ TEST_CASE("read_to_end reports a peer that closes without close_notify as trunca
     ssl.set_accept_state();
     if (!ssl.set_fd(tcp.server.get()) || !io::handshake(ssl, kTimeout)) return false;
     if (!io::write_all(ssl, "partial"sv, kTimeout)) return false;
-    tcp.server = net::Fd();  // vanish: the TCP connection ends without close_notify
+    tcp.server.reset();  // vanish: the TCP connection ends without close_notify
     return true;
   });
   auto ssl = client_ctx().new_ssl_for_host("localhost").value();
@@ -251,4 +308,211 @@ TEST_CASE("lingering_close lets a peer that is still sending read the response")
     io::lingering_close(tcp.server.release(), 5s);
     CHECK(client.get() == "response");
   }
+}
+
+// ------------------------------------------------------------ connect, listen, accept
+
+TEST_CASE(
+    "connect, listen and accept give TCP sockets: close-on-exec, TCP_NODELAY, the mode asked") {
+  struct Row {
+    io::SocketMode mode;
+    bool nonblocking;
+  };
+  for (const Row row :
+       {Row{io::SocketMode::NonBlocking, true}, Row{io::SocketMode::Blocking, false}}) {
+    CAPTURE(row.nonblocking);
+    auto l = io::listen("127.0.0.1", 0);
+    REQUIRE_MESSAGE(l.has_value(), l.error().to_string());
+    CHECK(l->address == "127.0.0.1");
+    CHECK(l->port != 0);
+    CHECK(nonblocking(l->socket.get()));
+    CHECK(close_on_exec(l->socket.get()));
+    auto client = io::connect("127.0.0.1", l->port, 5s, row.mode);
+    REQUIRE_MESSAGE(client.has_value(), client.error().to_string());
+    auto server = io::accept(*l, 5s, row.mode);
+    REQUIRE_MESSAGE(server.has_value(), server.error().to_string());
+    for (const io::Socket* s : {&*client, &*server}) {
+      CHECK(nonblocking(s->get()) == row.nonblocking);
+      CHECK(close_on_exec(s->get()));
+      CHECK(nodelay(s->get()));
+    }
+    REQUIRE(::send(client->get(), "ping", 4, MSG_NOSIGNAL) == 4);
+    char got[4];
+    REQUIRE(io::set_nonblocking(server->get(), false).has_value());
+    REQUIRE(::recv(server->get(), got, sizeof got, MSG_WAITALL) == 4);
+    CHECK(std::string_view(got, 4) == "ping");
+  }
+}
+
+// "dual.test" has two addresses, ::1 and 127.0.0.1, in a private /etc/hosts: the case
+// runs itself again in a child with its own mount namespace (as root, or as root of a
+// user namespace), where the checks run. The resolver orders the addresses (RFC 6724);
+// endpoints_of() reads its order.
+constexpr const char* kDualHostsCase =
+    "io::connect tries every address in the resolver's order and names each that failed";
+constexpr const char* kDualHostsEnv = "OSSL_TEST_PRIVATE_HOSTS";
+
+TEST_CASE("io::connect tries every address in the resolver's order and names each that failed") {
+  if (std::getenv(kDualHostsEnv) == nullptr) {
+    TempDir dir;
+    const std::string hosts =
+        dir.write("hosts", "::1 dual.test\n127.0.0.1 dual.test\n127.0.0.1 localhost\n");
+    RunResult child{1, ""};
+    for (const char* flags : {"-m", "-rm"}) {
+      child = run({"unshare", flags, "sh", "-c",
+                   "mount --bind \"$1\" /etc/hosts && " + std::string(kDualHostsEnv) +
+                       "=1 exec \"$2\" --test-case=\"$3\"",
+                   "sh", hosts, self_path(), kDualHostsCase},
+                  60s);
+      if (child.output.find("[doctest]") != std::string::npos) break;  // the child ran
+    }
+    INFO("the child, with a private /etc/hosts:\n" << child.output);
+    REQUIRE_MESSAGE(child.output.find("[doctest]") != std::string::npos,
+                    "cannot make a private /etc/hosts: unshare -m and unshare -rm both failed");
+    CHECK(child.status == 0);
+    CHECK(child.output.find("1 passed | 0 failed") != std::string::npos);
+    return;
+  }
+  const std::uint16_t port = closed_port();
+  const std::vector<std::string> addresses = endpoints_of("dual.test", port);
+  REQUIRE(addresses.size() == 2);
+
+  // Both refuse: the error names each address, in the resolver's order, with its errno.
+  auto refused = io::connect("dual.test", port, 5s);
+  REQUIRE_FALSE(refused.has_value());
+  const std::string text = refused.error().to_string();
+  CAPTURE(text);
+  const std::string errno_text =
+      std::string(std::strerror(ECONNREFUSED)) + " (errno " + std::to_string(ECONNREFUSED) + ")";
+  CHECK(text.find("io::connect(dual.test port " + std::to_string(port) + "): " + addresses[0] +
+                  ": " + errno_text + "; " + addresses[1] + ": " + errno_text) !=
+        std::string::npos);
+
+  // Only the second listens: the first refuses, the second connects.
+  const auto host_of = [](const std::string& endpoint) {
+    return endpoint.front() == '[' ? endpoint.substr(1, endpoint.find(']') - 1)
+                                   : endpoint.substr(0, endpoint.rfind(':'));
+  };
+  auto second = io::listen(host_of(addresses[1]), 0);
+  REQUIRE_MESSAGE(second.has_value(), second.error().to_string());
+  auto through_second = io::connect("dual.test", second->port, 5s);
+  CHECK_MESSAGE(through_second.has_value(), error_of(through_second));
+  CHECK(io::accept(*second, 2s).has_value());
+
+  // Both listen on one port: the first address is the one connected to.
+  auto first = io::listen(host_of(addresses[0]), second->port);
+  REQUIRE_MESSAGE(first.has_value(), first.error().to_string());
+  auto preferred = io::connect("dual.test", second->port, 5s);
+  REQUIRE_MESSAGE(preferred.has_value(), error_of(preferred));
+  CHECK(io::accept(*first, 2s).has_value());
+  CHECK_FALSE(io::accept(*second, 0ms).has_value());
+}
+
+TEST_CASE("io::connect gives up on an address that does not answer, saying it timed out") {
+  // A listener whose accept queue is full drops new SYNs (Linux), so connecting hangs
+  // until our timeout: the first connections fill the queue, a later one times out.
+  auto l = io::listen("127.0.0.1", 0, 0);
+  REQUIRE_MESSAGE(l.has_value(), l.error().to_string());
+  std::vector<io::Socket> queued;
+  std::string timed_out;
+  for (int i = 0; i < 8 && timed_out.empty(); ++i) {
+    auto c = io::connect("127.0.0.1", l->port, 300ms);
+    if (c) {
+      queued.push_back(std::move(*c));
+    } else {
+      timed_out = c.error().to_string();
+    }
+  }
+  CAPTURE(timed_out);
+  CHECK(timed_out.find("io::connect(127.0.0.1 port " + std::to_string(l->port) + "): 127.0.0.1:" +
+                       std::to_string(l->port) + ": timed out after ") != std::string::npos);
+}
+
+TEST_CASE("connect, listen and accept name the bad argument or failing call") {
+  auto taken = io::listen("127.0.0.1", 0);  // held while the cases run
+  REQUIRE(taken.has_value());
+  const std::string taken_at = std::to_string(taken->port);
+
+  struct Row {
+    const char* name;
+    std::function<std::string()> error;
+    std::vector<std::string> says;
+  };
+  const auto connect_error = [](std::string_view host, std::uint16_t port) {
+    return [host, port] { return error_of(io::connect(host, port, 2s)); };
+  };
+  const auto listen_error = [](std::string_view address, std::uint16_t port, int backlog = 16) {
+    return [address, port, backlog] {
+      auto l = io::listen(address, port, backlog);
+      return l ? std::string("(no error: listening)") : l.error().to_string();
+    };
+  };
+  const Row rows[] = {
+      {"an empty host", connect_error("", 443), {"io::connect( port 443): no host given"}},
+      {"a NUL in the host", connect_error("local\0host"sv, 443), {"the host contains a NUL byte"}},
+      {"port 0",
+       connect_error("127.0.0.1", 0),
+       {"io::connect(127.0.0.1 port 0): port 0 is no port to connect to"}},
+      {"a name that does not resolve",
+       connect_error("no-such-host.invalid", 443),
+       {"io::connect(no-such-host.invalid port 443): cannot resolve the host: "}},
+      {"a port in use",
+       listen_error("127.0.0.1", taken->port),
+       {"io::listen(127.0.0.1 port " + taken_at + "): bind 127.0.0.1:" + taken_at + ": " +
+        std::strerror(EADDRINUSE) + " (errno " + std::to_string(EADDRINUSE) + ")"}},
+      {"an address that is no address",
+       listen_error("not an address", 0),
+       {"io::listen(not an address port 0): cannot resolve the address: "}},
+      {"a negative backlog",
+       listen_error("127.0.0.1", 0, -1),
+       {"a backlog of -1 (must be 0 or more)"}},
+      {"a NUL in the address",
+       listen_error("127.0.0.1\0"sv, 0),
+       {"the address contains a NUL byte"}},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.name);
+    const std::string text = row.error();
+    CAPTURE(text);
+    for (const std::string& part : row.says)
+      CHECK(text.find(part) != std::string::npos);
+  }
+}
+
+TEST_CASE("io::accept waits at most its timeout and names the listener") {
+  auto l = io::listen("127.0.0.1", 0);
+  REQUIRE(l.has_value());
+  auto none = io::accept(*l, 50ms);
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().to_string().find("io::accept(127.0.0.1 port " + std::to_string(l->port) +
+                                      "): no connection within 50 ms") != std::string::npos);
+  io::Listener empty;
+  auto nothing = io::accept(empty, 50ms);
+  REQUIRE_FALSE(nothing.has_value());
+  CHECK(nothing.error().to_string().find("the listener holds no socket") != std::string::npos);
+
+  // Zero waits for nothing but takes a connection already queued.
+  auto client = io::connect("127.0.0.1", l->port, 5s);
+  REQUIRE(client.has_value());
+  auto queued = io::accept(*l, 2s);
+  CHECK_MESSAGE(queued.has_value(), error_of(queued));
+}
+
+TEST_CASE("io::Socket closes its descriptor once: on destruction, reset and assignment") {
+  int fds[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+  {
+    io::Socket a(fds[0]);
+    io::Socket b(std::move(a));
+    CHECK_FALSE(a);  // NOLINT(bugprone-use-after-move): the moved-from state is specified
+    CHECK(b.get() == fds[0]);
+    b = io::Socket(fds[1]);  // closes fds[0]
+    CHECK_FALSE(open_fd(fds[0]));
+    CHECK(open_fd(fds[1]));
+    const int kept = b.release();
+    CHECK(kept == fds[1]);
+    CHECK_FALSE(b);
+    b.reset(kept);
+  }
+  CHECK_FALSE(open_fd(fds[1]));  // closed by b's destructor
 }

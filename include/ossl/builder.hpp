@@ -26,6 +26,31 @@
 #include <utility>
 #include <vector>
 
+// OSSL_DETAIL_SERVER_ONLY(step) / OSSL_DETAIL_CLIENT_ONLY(step): inside SslCtxBuilder,
+// declares the wrong role's `step(...)` as an unusable overload, so that calling it
+// fails with a first line naming the step and its role instead of a list of
+// unsatisfied constraints. A requires-expression naming the step stays false on the
+// wrong role (a deleted function, and clang's `unavailable`, make the call ill-formed
+// without a hard error). clang gets `unavailable` (it prints the message; it would
+// prefer `= delete` to it and print none); g++ 12 has no message for a deleted
+// function, so the result type carries it. #undef'd at the end of this header.
+/// @cond OSSL_DETAIL_MACROS
+// clang-format off
+#if defined(__clang__)
+#define OSSL_DETAIL_ROLE_STEP(step, role, other, builder)                                  \
+  __attribute__((unavailable(#step "() is a " #role "-only step; call it on " builder)))   \
+  ::ossl::role_mismatch::role##_only_step step(auto&&...) const& requires k##other
+#else
+#define OSSL_DETAIL_ROLE_STEP(step, role, other, builder)                                  \
+  ::ossl::role_mismatch::role##_only_step step(auto&&...) const& requires k##other = delete
+#endif
+// clang-format on
+#define OSSL_DETAIL_SERVER_ONLY(step) \
+  OSSL_DETAIL_ROLE_STEP(step, server, Client, "SslCtxBuilder<Server>")
+#define OSSL_DETAIL_CLIENT_ONLY(step) \
+  OSSL_DETAIL_ROLE_STEP(step, client, Server, "SslCtxBuilder<Client>")
+/// @endcond
+
 namespace ossl {
 
 /// Role tag: a builder for client contexts.
@@ -36,6 +61,19 @@ struct OSSL_API Server {};
 /// Satisfied by the role tags Client and Server.
 template <class R>
 concept Role = std::same_as<R, Client> || std::same_as<R, Server>;
+
+/// The result types of a step called on the wrong role's builder. They exist so that the
+/// compiler's error names the mistake: g++ 12 says "use of deleted function
+/// 'ossl::role_mismatch::server_only_step ossl::SslCtxBuilder<R>::certificate(...)
+/// [... R = ossl::Client]'", clang 16 says "'certificate' is unavailable:
+/// certificate() is a server-only step; call it on SslCtxBuilder<Server>". Never
+/// returned: no such call compiles.
+namespace role_mismatch {
+/// What a server-only step "returns" on SslCtxBuilder<Client>: it does not compile.
+struct server_only_step {};
+/// What a client-only step "returns" on SslCtxBuilder<Server>: it does not compile.
+struct client_only_step {};
+}  // namespace role_mismatch
 
 /// Builds an SslCtx for role R, secure by default, one OpenSSL call per step.
 ///
@@ -654,6 +692,51 @@ class OSSL_API SslCtxBuilder {
   }
   ///@}
 
+  /// @cond ROLE_MISMATCH
+  // The other role's steps, unusable here (see OSSL_DETAIL_ROLE_STEP above): calling
+  // one fails to compile with a message naming the step and its role.
+  OSSL_DETAIL_SERVER_ONLY(add_chain_cert);
+  OSSL_DETAIL_SERVER_ONLY(alpn_on_mismatch);
+  OSSL_DETAIL_SERVER_ONLY(alpn_select_callback);
+  OSSL_DETAIL_SERVER_ONLY(certificate);
+  OSSL_DETAIL_SERVER_ONLY(check_private_key);
+  OSSL_DETAIL_SERVER_ONLY(client_ca_cert);
+  OSSL_DETAIL_SERVER_ONLY(client_ca_file);
+  OSSL_DETAIL_SERVER_ONLY(danger_allow_early_data_replay);
+  OSSL_DETAIL_SERVER_ONLY(early_data);
+  OSSL_DETAIL_SERVER_ONLY(num_tickets);
+  OSSL_DETAIL_SERVER_ONLY(ocsp_response);
+  OSSL_DETAIL_SERVER_ONLY(ocsp_response_file);
+  OSSL_DETAIL_SERVER_ONLY(private_key);
+  OSSL_DETAIL_SERVER_ONLY(session_id_context);
+  OSSL_DETAIL_SERVER_ONLY(session_store);
+  OSSL_DETAIL_SERVER_ONLY(sni_certificate);
+  OSSL_DETAIL_SERVER_ONLY(sni_unknown_name);
+  OSSL_DETAIL_SERVER_ONLY(ticket_key_files);
+  OSSL_DETAIL_SERVER_ONLY(ticket_keys);
+  OSSL_DETAIL_SERVER_ONLY(verify_client);
+  OSSL_DETAIL_CLIENT_ONLY(ca_bundle_file);
+  OSSL_DETAIL_CLIENT_ONLY(ca_cert);
+  OSSL_DETAIL_CLIENT_ONLY(client_cert);
+  OSSL_DETAIL_CLIENT_ONLY(client_chain_cert);
+  OSSL_DETAIL_CLIENT_ONLY(client_key);
+  OSSL_DETAIL_CLIENT_ONLY(client_session_cache);
+  OSSL_DETAIL_CLIENT_ONLY(crl);
+  OSSL_DETAIL_CLIENT_ONLY(crl_check);
+  OSSL_DETAIL_CLIENT_ONLY(crl_file);
+  OSSL_DETAIL_CLIENT_ONLY(danger_accept_ca_as_leaf);
+  OSSL_DETAIL_CLIENT_ONLY(danger_accept_invalid_certs);
+  OSSL_DETAIL_CLIENT_ONLY(danger_match_subject_common_name);
+  OSSL_DETAIL_CLIENT_ONLY(danger_skip_hostname_verification);
+  OSSL_DETAIL_CLIENT_ONLY(default_ca_paths);
+  OSSL_DETAIL_CLIENT_ONLY(ocsp_stapling);
+  OSSL_DETAIL_CLIENT_ONLY(pin_spki_sha256);
+  OSSL_DETAIL_CLIENT_ONLY(verify_hook);
+  OSSL_DETAIL_CLIENT_ONLY(verify_hostname);
+  OSSL_DETAIL_CLIENT_ONLY(verify_hostname_flags);
+  OSSL_DETAIL_CLIENT_ONLY(verify_peer);
+  /// @endcond
+
  private:
   SslCtxBuilder() = default;
   SslCtxBuilder& private_key_impl(const Pkey<Private>& key);
@@ -712,3 +795,7 @@ extern template class SslCtxBuilder<Client>;
 extern template class SslCtxBuilder<Server>;
 
 }  // namespace ossl
+
+#undef OSSL_DETAIL_SERVER_ONLY
+#undef OSSL_DETAIL_CLIENT_ONLY
+#undef OSSL_DETAIL_ROLE_STEP

@@ -1,4 +1,5 @@
-// ossl: socket I/O helpers. They drive an Ssl attached to a socket (blocking or not),
+// ossl: socket I/O helpers, and the TCP sockets to use them on (connect, listen, accept).
+// The helpers drive an Ssl attached to a socket (blocking or not),
 // waiting with poll() for exactly what OpenSSL asked for (WantRead: readable,
 // WantWrite: writable), bounded by a timeout. They add no state: each helper is the
 // loop you would write by hand, and its outcomes stay the typed SslIoError.
@@ -16,6 +17,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -107,5 +109,92 @@ auto retry(const Ssl& ssl, Timeout timeout, Step&& step) -> decltype(step()) {
 /// is over either way. (shutdown, poll, recv, close)
 OSSL_API void lingering_close(int fd, Timeout linger = std::chrono::seconds(2),
                               std::size_t max_discard = std::size_t{1} << 20) noexcept;
+
+/// Owns a socket's file descriptor and closes it once: when destroyed, reset or
+/// assigned over. What connect(), listen() and accept() return. release() gives the
+/// descriptor to something that closes it itself (Bio::new_socket with
+/// CloseOnFree::Yes, lingering_close()) and leaves this Socket empty. Move-only.
+class OSSL_API Socket {
+ public:
+  /// An empty Socket (no descriptor; `bool` false).
+  Socket() noexcept = default;
+  /// Takes ownership of `fd` (-1: empty).
+  explicit Socket(int fd) noexcept : fd_(fd) {}
+  ///@{
+  /// Moves the descriptor; the source is left empty.
+  Socket(Socket&& other) noexcept;
+  Socket& operator=(Socket&& other) noexcept;
+  ///@}
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+  /// Closes the descriptor, if any. (close)
+  ~Socket();
+
+  /// The descriptor (-1 when empty); this Socket still owns it.
+  [[nodiscard]] int get() const noexcept { return fd_; }
+  /// Gives up the descriptor without closing it: the caller owns it now. -1 when empty.
+  [[nodiscard]] int release() noexcept;
+  /// Closes the descriptor, if any, and takes `fd` (-1: stays empty). (close)
+  void reset(int fd = -1) noexcept;
+  /// True when a descriptor is held.
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+/// Whether a socket from connect() or accept() is left blocking or non-blocking.
+enum class SocketMode {
+  /// Non-blocking (O_NONBLOCK), as the helpers above need for their timeouts to hold.
+  NonBlocking,
+  /// Blocking: each read or write waits as long as the kernel lets it.
+  Blocking,
+};
+
+/// Connects over TCP to `host` (a name or a numeric IPv4/IPv6 address) on `port`.
+/// Tries every address the resolver returns, in its order (getaddrinfo sorts them per
+/// RFC 6724), until one accepts; each attempt gets what is left of `timeout` divided by
+/// the addresses not yet tried, so an unreachable first address cannot use up the time
+/// of the next. The socket returned is connected, close-on-exec, with TCP_NODELAY (a
+/// TLS record goes out whole, without Nagle's delay), in `mode` (default non-blocking).
+/// Errors name the host and port, then each address tried and what happened:
+/// "io::connect(localhost port 4433): [::1]:4433: Connection refused (errno 111);
+/// 127.0.0.1:4433: timed out after 2500 ms", or that the name did not resolve, or what
+/// was wrong with the arguments (an empty host, port 0, a NUL byte).
+/// (getaddrinfo, socket, connect, poll, getsockopt SO_ERROR)
+[[nodiscard]] OSSL_API Result<Socket> connect(std::string_view host, std::uint16_t port,
+                                              Timeout timeout,
+                                              SocketMode mode = SocketMode::NonBlocking);
+
+/// A listening TCP socket (non-blocking, close-on-exec), and the numeric address and
+/// port it is bound to: the port the kernel chose when listen() was given port 0.
+struct OSSL_API Listener {
+  /// The listening socket; closing it stops listening.
+  Socket socket;
+  /// The bound address, numeric ("127.0.0.1", "::").
+  std::string address;
+  /// The bound port.
+  std::uint16_t port = 0;
+};
+
+/// Listens for TCP connections on `address` (numeric or a name; empty: every interface,
+/// over IPv6 and IPv4 where the host has IPv6) and `port` (0: any free port, reported
+/// in Listener::port). Binds the first address the resolver returns that works, with
+/// SO_REUSEADDR (a restarted server gets its port back at once) and, for an IPv6
+/// address, IPV6_V6ONLY off (so "::" takes IPv4 clients too). Errors name the address
+/// and port and what failed with its errno: "io::listen(127.0.0.1 port 443): bind
+/// 127.0.0.1:443: Permission denied (errno 13)". (getaddrinfo, socket, setsockopt,
+/// bind, listen, getsockname)
+[[nodiscard]] OSSL_API Result<Listener> listen(std::string_view address, std::uint16_t port,
+                                               int backlog = 128);
+
+/// Accepts the next connection on `listener`, waiting at most `timeout` (zero: only
+/// one already waiting). The socket returned is close-on-exec, with TCP_NODELAY, in
+/// `mode`. A client that gave up while queued (ECONNABORTED) is skipped. Errors name
+/// the listener's address and port: "no connection within 1000 ms" (ETIMEDOUT), or
+/// the failure and its errno ("Too many open files (errno 24)").
+/// (poll, accept4, setsockopt TCP_NODELAY)
+[[nodiscard]] OSSL_API Result<Socket> accept(const Listener& listener, Timeout timeout,
+                                             SocketMode mode = SocketMode::NonBlocking);
 
 }  // namespace ossl::io

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs ossl into a temporary prefix (and again with --destdir, to check the file
-# list) and builds + runs tests/consumers/handshake.cpp three ways against it: CMake find_package(ossl CONFIG), pkg-config with a plain
-# compiler line, and a Meson project using ossl as a subproject.
+# list) and builds + runs tests/consumers/handshake.cpp three ways against it, as a user
+# outside the repo would (docs/README.md): CMake find_package(ossl CONFIG) through
+# CMAKE_PREFIX_PATH, pkg-config through PKG_CONFIG_PATH with a plain compiler line (and
+# an rpath or LD_LIBRARY_PATH to run), and a Meson project using ossl as a subproject.
 #   tests/consumers/run.sh [shared|static|both]
 # Prints one line per consumer and a final "consumers (KIND): N passed, N failed";
 # adds the counts to $OSSL_TALLY when set. Exits non-zero on any failure.
@@ -35,7 +37,7 @@ if ! { meson setup "$tmp/build" "$src" --prefix="$prefix" -Ddefault_library="$ki
   -Dtests=false -Dexamples=false -Dbench=false && ninja -C "$tmp/build" &&
   meson install -C "$tmp/build"; } >"$log" 2>&1; then
   record install 1
-  failed=4
+  failed=7  # the install and every check after it
   finish
 fi
 pcdir=$(dirname "$(find "$prefix" -name ossl.pc | head -n 1)")
@@ -86,17 +88,49 @@ if [ "$kind" != static ]; then
   record exports $?
 fi
 
-# 2. CMake: find_package(ossl CONFIG REQUIRED), target ossl::ossl.
-{ cmake -S "$src/tests/consumers/cmake" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix" &&
-  cmake --build "$tmp/cmake" && LD_LIBRARY_PATH="$libdir" "$tmp/cmake/consumer"; } >"$log" 2>&1
+# The consumers are built the way docs/README.md ("Installing to a prefix of your own")
+# tells a user to, from a copy outside the source tree, with nothing found by search:
+# the libdir is the one the guide names (Meson's default on Debian: lib/<multiarch>), and
+# no LD_LIBRARY_PATH is inherited.
+outside=$tmp/outside
+mkdir -p "$outside"
+cp -r "$src/tests/consumers/cmake" "$src/tests/consumers/handshake.cpp" "$outside/"
+guide_libdir=$prefix/lib/$(gcc -print-multiarch)
+{ echo "the guide's libdir: $guide_libdir; ossl.pc installed in: $pcdir"
+  [ "$guide_libdir" = "$libdir" ]; } >"$log" 2>&1
+record libdir $?
+unset LD_LIBRARY_PATH
+
+# 2. CMake: find_package(ossl CONFIG REQUIRED) through CMAKE_PREFIX_PATH (CMake looks in
+# lib/<multiarch>/cmake itself). The build tree's binary runs through CMake's build
+# RPATH; installed with CMAKE_INSTALL_RPATH_USE_LINK_PATH, so does the installed one.
+{ cmake -S "$outside/cmake" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_INSTALL_PREFIX="$tmp/cmake-app" -DCMAKE_INSTALL_RPATH_USE_LINK_PATH=ON &&
+  cmake --build "$tmp/cmake" && "$tmp/cmake/consumer" &&
+  cmake --install "$tmp/cmake" && "$tmp/cmake-app/bin/consumer"; } >"$log" 2>&1
 record cmake $?
 
-# 3. pkg-config and a plain compiler line.
-{ flags=$(PKG_CONFIG_PATH="$pcdir" pkg-config "${static_flag[@]}" --cflags --libs ossl) &&
+# 3. pkg-config and a plain compiler line, with PKG_CONFIG_PATH=<libdir>/pkgconfig. A
+# shared build needs the loader told where libossl.so.0 is: without it the program
+# fails to start with the loader's "cannot open shared object file" (checked, as the
+# guide says); with an rpath from `pkg-config --variable=libdir ossl`, or with
+# LD_LIBRARY_PATH, it runs.
+export PKG_CONFIG_PATH=$guide_libdir/pkgconfig
+{ flags=$(pkg-config "${static_flag[@]}" --cflags --libs ossl) &&
   echo "g++ -std=c++20 handshake.cpp $flags" &&
-  g++ -std=c++20 "$src/tests/consumers/handshake.cpp" $flags -o "$tmp/pc-consumer" &&
-  LD_LIBRARY_PATH="$libdir" "$tmp/pc-consumer"; } >"$log" 2>&1
+  g++ -std=c++20 "$outside/handshake.cpp" $flags -o "$tmp/pc-consumer" &&
+  if [ "$kind" = static ]; then "$tmp/pc-consumer"; else
+    if "$tmp/pc-consumer" 2>"$tmp/no-path"; then
+      echo "started without an rpath or LD_LIBRARY_PATH: the guide's warning is stale"; false
+    else
+      cat "$tmp/no-path" && grep -q 'libossl.so.0: cannot open shared object file' "$tmp/no-path"
+    fi && LD_LIBRARY_PATH=$(pkg-config --variable=libdir ossl) "$tmp/pc-consumer" &&
+      g++ -std=c++20 "$outside/handshake.cpp" $flags \
+        -Wl,-rpath,"$(pkg-config --variable=libdir ossl)" -o "$tmp/pc-consumer-rpath" &&
+      "$tmp/pc-consumer-rpath"
+  fi; } >"$log" 2>&1
 record pkg-config $?
+unset PKG_CONFIG_PATH
 
 # 4. A Meson project with ossl as a subproject (a copy of the sources it needs).
 proj=$tmp/meson-project
