@@ -191,8 +191,8 @@ struct OSSL_API Listener {
 /// Accepts the next connection on `listener`, waiting at most `timeout` (zero: only
 /// one already waiting). The socket returned is close-on-exec, with TCP_NODELAY, in
 /// `mode`. A client that gave up while queued (ECONNABORTED) is skipped. Errors name
-/// the listener's address and port: "no connection within 1000 ms" (ETIMEDOUT), or
-/// the failure and its errno ("Too many open files (errno 24)").
+/// the listener's address and port, then "no connection within 1000 ms" when the time
+/// is up, or the failure and its errno ("Too many open files (errno 24)").
 /// (poll, accept4, setsockopt TCP_NODELAY)
 [[nodiscard]] OSSL_API Result<Socket> accept(const Listener& listener, Timeout timeout,
                                              SocketMode mode = SocketMode::NonBlocking);
